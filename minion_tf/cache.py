@@ -1,0 +1,357 @@
+"""Hidden-state cache: every state of a frozen encoder, float16, ragged, in checksummed shards.
+
+A cache directory holds one split. Its ``manifest.json`` records what the states depend on
+(encoder, weights and tokenizer fingerprints, max length, dtype, the data's digest), the
+number of examples and tokens, and each finished shard with its sha256. Shards are
+``shard-NNNNN.states.npy`` (tokens, S, d) with only real tokens (no padding) and
+``shard-NNNNN.index.npy`` (examples, 3): example id, length, label.
+
+A killed build resumes at the next shard; a cache of another encoder, tokenizer, max length
+or data is refused with one line; checksums are verified when a cache is opened.
+
+Example:
+    >>> cache = build_cache(backbone, texts, labels, "cache/train", max_length=64)
+    >>> ds = cache.dataset(batch_size=256, seed=0)   # ({"states", "mask"}, label) batches
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from minion_tf.batching import batch_dataset, pad_batch
+from minion_tf.errors import MinionError
+
+FORMAT_VERSION = 1
+DTYPE = "float16"
+
+
+def data_digest(texts, labels) -> str:
+    """Digest of the examples a cache (or a run) was made from."""
+    h = hashlib.sha256()
+    for text, label in zip(texts, labels):
+        h.update(text.encode("utf-8"))
+        h.update(b"\x00%d\x00" % int(label))
+    return h.hexdigest()[:16]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    """Write JSON to a temporary name, then rename: a reader never sees half a file."""
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _save_npy_atomic(path: Path, array: np.ndarray) -> str:
+    tmp = Path(str(path) + ".tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)
+    return file_sha256(path)
+
+
+@dataclass
+class CacheSpec:
+    """What a cache's contents depend on; two caches are interchangeable iff their specs are equal."""
+
+    identity: dict
+    max_length: int
+    data: str
+    dtype: str = DTYPE
+    format: int = FORMAT_VERSION
+
+    def as_dict(self) -> dict:
+        return {"identity": self.identity, "max_length": self.max_length, "data": self.data,
+                "dtype": self.dtype, "format": self.format}
+
+    @property
+    def config_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def mismatch(self, other: dict) -> str | None:
+        """A phrase naming the first difference from another cache's spec, or None."""
+        mine = self.as_dict()
+        checks = [("encoder", lambda d: d["identity"].get("encoder")),
+                  ("encoder weights", lambda d: d["identity"].get("weights")),
+                  ("tokenizer", lambda d: d["identity"].get("tokenizer")),
+                  ("max length", lambda d: d.get("max_length")),
+                  ("dtype", lambda d: d.get("dtype")),
+                  ("format", lambda d: d.get("format")),
+                  ("data", lambda d: d.get("data"))]
+        for what, get in checks:
+            try:
+                theirs = get(other)
+            except (KeyError, AttributeError, TypeError):
+                theirs = None
+            if theirs != get(mine):
+                return f"{what} {theirs!r}, expected {get(mine)!r}"
+        return None
+
+
+@dataclass
+class ShardPlan:
+    """Examples of one shard, in length order, and the forward batches that produce them."""
+
+    index: int
+    batches: list = field(default_factory=list)
+
+    @property
+    def examples(self) -> np.ndarray:
+        return np.concatenate(self.batches)
+
+
+def plan_shards(lengths: np.ndarray, num_states: int, model_dim: int, batch_tokens: int = 16384,
+                shard_mb: float = 256.0) -> list[ShardPlan]:
+    """Deterministic plan: length-sorted forward batches of at most `batch_tokens` padded tokens,
+    grouped into shards of about `shard_mb` MiB of float16 states."""
+    order = np.argsort(lengths, kind="stable")
+    token_bytes = num_states * model_dim * 2
+    shards, current, shard_bytes, start = [], ShardPlan(0), 0, 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and (end - start + 1) * int(lengths[order[end]]) <= batch_tokens:
+            end += 1
+        batch = order[start:end]
+        current.batches.append(batch)
+        shard_bytes += int(lengths[batch].sum()) * token_bytes
+        start = end
+        if shard_bytes >= shard_mb * 2**20:
+            shards.append(current)
+            current, shard_bytes = ShardPlan(len(shards)), 0
+    if current.batches:
+        shards.append(current)
+    return shards
+
+
+def estimate_bytes(num_tokens: int, num_states: int, model_dim: int) -> int:
+    """Bytes of a cache holding `num_tokens` real tokens (the floor: states only, float16)."""
+    return int(num_tokens) * num_states * model_dim * 2
+
+
+class HiddenStateCache:
+    """A finished cache opened for reading (memory-mapped shards)."""
+
+    def __init__(self, directory: Path, manifest: dict):
+        self.directory = Path(directory)
+        self.manifest = manifest
+        self.num_states = manifest["num_states"]
+        self.model_dim = manifest["model_dim"]
+        self._states, ids, lengths, labels, shard_of, offset = [], [], [], [], [], []
+        for shard in manifest["shards"]:
+            states = np.load(self.directory / shard["states"], mmap_mode="r")
+            index = np.load(self.directory / shard["index"])
+            starts = np.concatenate([[0], np.cumsum(index[:, 1])[:-1]])
+            self._states.append(states)
+            ids.append(index[:, 0])
+            lengths.append(index[:, 1])
+            labels.append(index[:, 2])
+            shard_of.append(np.full(len(index), len(self._states) - 1))
+            offset.append(starts)
+        order = np.argsort(np.concatenate(ids)) if ids else np.zeros(0, dtype=np.int64)
+        # Row i of these arrays describes example i of the split, whatever shard holds it.
+        self.lengths = np.concatenate(lengths)[order] if ids else np.zeros(0, np.int64)
+        self.labels = np.concatenate(labels)[order] if ids else np.zeros(0, np.int64)
+        self._shard = np.concatenate(shard_of)[order] if ids else np.zeros(0, np.int64)
+        self._offset = np.concatenate(offset)[order] if ids else np.zeros(0, np.int64)
+        self.tokens_read = 0
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def states(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Padded (states (B, S, T, d) float16, mask (B, T) int32) of the given examples."""
+        width = int(self.lengths[rows].max())
+        out = np.zeros((len(rows), self.num_states, width, self.model_dim), dtype=np.float16)
+        mask = np.zeros((len(rows), width), dtype=np.int32)
+        for b, row in enumerate(rows):
+            n, start = int(self.lengths[row]), int(self._offset[row])
+            out[b, :, :n] = self._states[self._shard[row]][start:start + n].transpose(1, 0, 2)
+            mask[b, :n] = 1
+        self.tokens_read += int(mask.sum())
+        return out, mask
+
+    def dataset(self, batch_size: int, seed: int | None = None, with_rows: bool = False, first_epoch: int = 0):
+        """({"states", "mask"}, label) batches, length-bucketed; see `batching.batch_dataset`."""
+        import tensorflow as tf
+
+        x_spec = {"states": tf.TensorSpec((None, self.num_states, None, self.model_dim), tf.float16),
+                  "mask": tf.TensorSpec((None, None), tf.int32)}
+        return batch_dataset(lambda rows: dict(zip(("states", "mask"), self.states(rows))), self.lengths,
+                             self.labels, batch_size, x_spec, seed, with_rows,
+                             first_epoch)
+
+
+def _read_manifest(directory: Path) -> dict | None:
+    path = directory / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise MinionError(f"{path}: unreadable manifest (not JSON); delete {directory} to rebuild") from None
+
+
+def _verify_shard(directory: Path, shard: dict) -> str | None:
+    for key in ("states", "index"):
+        path = directory / shard[key]
+        if not path.exists():
+            return f"{path}: missing"
+        if path.stat().st_size != shard[key + "_bytes"]:
+            return f"{path}: truncated ({path.stat().st_size} of {shard[key + '_bytes']} bytes)"
+        if file_sha256(path) != shard[key + "_sha256"]:
+            return f"{path}: checksum mismatch (corrupt)"
+    return None
+
+
+def open_cache(directory: str | Path, spec: CacheSpec | None = None, verify: bool = True) -> HiddenStateCache:
+    """Open a finished cache; refuse one made from another spec; verify every shard's sha256."""
+    directory = Path(directory)
+    manifest = _read_manifest(directory)
+    if manifest is None:
+        raise MinionError(f"{directory}: no hidden-state cache here (manifest.json missing)")
+    if spec is not None:
+        why = spec.mismatch(manifest.get("spec", {}))
+        if why:
+            raise MinionError(f"{directory}: cache was built with {why}; use another --cache-dir or delete it")
+    if not manifest.get("complete"):
+        raise MinionError(f"{directory}: cache build did not finish; rerun the same command to resume it")
+    if verify:
+        for shard in manifest["shards"]:
+            problem = _verify_shard(directory, shard)
+            if problem:
+                raise MinionError(f"{problem}; delete {directory} to rebuild the cache")
+    return HiddenStateCache(directory, manifest)
+
+
+class _ShardWriter:
+    """Writes finished shards in a background thread so the encoder never waits on the disk."""
+
+    def __init__(self):
+        self.jobs: queue.Queue = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while (job := self.jobs.get()) is not None:
+            try:
+                job()
+            except BaseException as err:  # re-raised in the builder's thread
+                self.error = err
+
+    def submit(self, job):
+        if self.error:
+            raise self.error
+        self.jobs.put(job)
+
+    def close(self):
+        self.jobs.put(None)
+        self.thread.join()
+        if self.error:
+            raise self.error
+
+
+def build_cache(backbone, texts, labels, directory: str | Path, max_length: int, batch_tokens: int = 16384,
+                shard_mb: float = 256.0, progress: bool = True) -> HiddenStateCache:
+    """Build (or resume, or just open) the cache of one split's hidden states.
+
+    The encoder runs on length-sorted batches (almost no padding); only real tokens are stored.
+    """
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+
+    directory = Path(directory)
+    labels = np.asarray(labels, dtype=np.int64)
+    spec = CacheSpec(identity=backbone.identity(), max_length=max_length, data=data_digest(texts, labels))
+    manifest = _read_manifest(directory)
+    done = {}
+    if manifest is not None:
+        why = spec.mismatch(manifest.get("spec", {}))
+        if why:
+            raise MinionError(f"{directory}: cache was built with {why}; use another --cache-dir or delete it")
+        problems = []
+        for shard in manifest.get("shards", []):
+            problem = _verify_shard(directory, shard)
+            if problem is None:
+                done[shard["shard"]] = shard
+            else:
+                problems.append(problem)
+        if manifest.get("complete") and not problems:
+            return HiddenStateCache(directory, manifest)
+        if problems:
+            print(f"{problems[0]}: rebuilding {len(problems)} damaged shard(s)", file=sys.stderr)
+    directory.mkdir(parents=True, exist_ok=True)
+    seqs = backbone.tokenizer.encode(texts, max_length)
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    if len(seqs) == 0:
+        raise MinionError(f"{directory}: no examples to cache")
+    plan = plan_shards(lengths, backbone.num_states, backbone.model_dim, batch_tokens, shard_mb)
+    plan_digest = hashlib.sha256(b"".join(s.examples.tobytes() for s in plan)).hexdigest()[:16]
+    if manifest is not None and manifest.get("plan") != plan_digest:
+        done = {}  # shards of another batch/shard size hold other examples: start over
+    manifest = {"spec": spec.as_dict(), "config_hash": spec.config_hash, "encoder": backbone.name,
+                "tokenizer": backbone.tokenizer.name, "max_length": max_length, "dtype": DTYPE,
+                "num_states": backbone.num_states, "model_dim": backbone.model_dim,
+                "num_examples": len(seqs), "num_tokens": int(lengths.sum()), "num_shards": len(plan), "plan": plan_digest,
+                "shards": [done[i] for i in sorted(done)], "complete": False}
+    write_json_atomic(directory / "manifest.json", manifest)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None), tf.int32)] * 2)
+    def forward(ids, mask):
+        return tf.cast(backbone.hidden_states(ids, mask), tf.float16)
+
+    todo = [s for s in plan if s.index not in done]
+    bar = tqdm(total=int(sum(lengths[s.examples].sum() for s in todo)), unit="tok", unit_scale=True,
+               desc=f"caching {directory.name}", disable=not progress)
+    writer = _ShardWriter()
+    lock = threading.Lock()
+
+    def finish(shard: ShardPlan, states: np.ndarray, index: np.ndarray):
+        name = f"shard-{shard.index:05d}"
+        entry = {"shard": shard.index, "examples": len(index), "tokens": len(states),
+                 "states": name + ".states.npy", "index": name + ".index.npy"}
+        for key, array in (("states", states), ("index", index)):
+            entry[key + "_sha256"] = _save_npy_atomic(directory / entry[key], array)
+            entry[key + "_bytes"] = (directory / entry[key]).stat().st_size
+        with lock:
+            manifest["shards"].append(entry)
+            manifest["shards"].sort(key=lambda s: s["shard"])
+            write_json_atomic(directory / "manifest.json", manifest)
+
+    try:
+        for shard in todo:
+            rows = shard.examples
+            states = np.empty((int(lengths[rows].sum()), backbone.num_states, backbone.model_dim), np.float16)
+            at = 0
+            for batch in shard.batches:
+                ids, mask = pad_batch([seqs[i] for i in batch], backbone.tokenizer.pad_id)
+                out = forward(ids, mask).numpy()  # (B, S, T, d)
+                for b, row in enumerate(batch):
+                    n = int(lengths[row])
+                    states[at:at + n] = out[b, :, :n].transpose(1, 0, 2)
+                    at += n
+                bar.update(int(mask.sum()))
+            index = np.stack([rows, lengths[rows], labels[rows]], axis=1).astype(np.int64)
+            writer.submit(lambda shard=shard, states=states, index=index: finish(shard, states, index))
+    finally:
+        writer.close()
+        bar.close()
+    manifest["complete"] = True
+    write_json_atomic(directory / "manifest.json", manifest)
+    return open_cache(directory, spec, verify=False)
+

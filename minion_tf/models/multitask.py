@@ -1,0 +1,111 @@
+"""The multi-task minBERT model: one shared encoder, heads for SST, paraphrase and STS.
+
+Every task output is computed from word embeddings (`embeddings` then `from_embeddings`),
+so SMART can perturb them; `outputs` chains the two. Features are dicts of int32 arrays:
+`ids`, `mask`, `types` for one (possibly joint "[CLS] a [SEP] b [SEP]") input, and
+`ids_a`, `mask_a`, `ids_b`, `mask_b` for the two sentences of a pair encoded separately
+(the siamese STS heads and KL consistency).
+
+Example:
+    >>> model = MultitaskBert(backbone.encoder, sts_head="cosine")
+    >>> model.task_output("sst", {"ids": ids, "mask": mask, "types": 0 * ids})   # (B, 5) logits
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+import tf_keras as keras
+
+from minion_tf.layers.cosine_similarity_head import CosineSimilarityHead
+from minion_tf.layers.task_head import TaskHead
+
+TASKS = ("sst", "para", "sts")
+STS_HEADS = ("mlp", "cosine", "uvcos")
+
+
+def cfimdb_logits(sst_logits):
+    """Two-class CFIMDB logits from the five SST logits: neg = l0+l1+l2, pos = l2+l3+l4.
+
+    As specified, l2 counts on both sides; it therefore cancels in the two-class softmax
+    (pos - neg = l3 + l4 - l0 - l1).
+    """
+    neg = tf.reduce_sum(sst_logits[:, 0:3], axis=-1)
+    pos = tf.reduce_sum(sst_logits[:, 2:5], axis=-1)
+    return tf.stack([neg, pos], axis=-1)
+
+
+class MultitaskBert(keras.Model):
+    """A transformers TF encoder shared by three heads (`TaskHead`, or `CosineSimilarityHead` for STS).
+
+    `sts_head`: "mlp" (joint pair input, like the other tasks), "cosine" or "uvcos" (siamese).
+    Head sizes default to the encoder's: hidden units d, attention heads, FFN width.
+    """
+
+    def __init__(self, encoder, sts_head: str = "mlp", pooling: str = "mean", head_dropout: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        if sts_head not in STS_HEADS:
+            raise ValueError(f"sts_head must be one of {STS_HEADS}, got {sts_head!r}")
+        config = encoder.config
+        sizes = {"hidden_units": int(config.hidden_size), "num_heads": int(config.num_attention_heads),
+                 "ffn_dim": int(config.intermediate_size), "dropout": head_dropout, "pooling": pooling}
+        self.encoder = encoder
+        self.sts_mode = sts_head
+        self.use_types = int(getattr(config, "type_vocab_size", 1) or 1) > 1
+        self.sst_head = TaskHead(5, name="sst_head", **sizes)
+        self.para_head = TaskHead(1, name="para_head", **sizes)
+        self.sts_head = (TaskHead(1, name="sts_head", **sizes) if sts_head == "mlp"
+                         else CosineSimilarityHead(sts_head, name="sts_head", **sizes))
+
+    @property
+    def siamese_sts(self) -> bool:
+        return self.sts_mode != "mlp"
+
+    def heads(self) -> dict:
+        return {"sst": self.sst_head, "para": self.para_head, "sts": self.sts_head}
+
+    def input_sides(self, task: str) -> tuple[str, ...]:
+        """Suffixes of the id/mask keys a task reads: ("",) for one input, ("_a", "_b") for a pair."""
+        return ("_a", "_b") if task == "sts" and self.siamese_sts else ("",)
+
+    def embeddings(self, task: str, feats: dict) -> list:
+        """Word embeddings of each input the task reads (what SMART perturbs)."""
+        table = self.encoder.get_input_embeddings().weight
+        return [tf.gather(table, feats["ids" + side]) for side in self.input_sides(task)]
+
+    def encode(self, embeds, mask, types=None, training=None):
+        """(token states (B, T, d), pooler output (B, d)) of one input given its word embeddings."""
+        kwargs = {"token_type_ids": types} if types is not None and self.use_types else {}
+        out = self.encoder(input_ids=None, inputs_embeds=embeds, attention_mask=mask, training=training, **kwargs)
+        pooled = getattr(out, "pooler_output", None)
+        return out.last_hidden_state, out.last_hidden_state[:, 0] if pooled is None else pooled
+
+    def sst_logits(self, embeds, mask, types=None, training=None):
+        sequence, pooled = self.encode(embeds, mask, types, training)
+        return self.sst_head({"sequence": sequence, "mask": mask, "pooled": pooled}, training=training)
+
+    def from_embeddings(self, task: str, feats: dict, embeds: list, training=None):
+        """Task output from word embeddings: SST (B, 5) and CFIMDB (B, 2) logits, paraphrase (B,)
+        logit, STS (B,) raw score (clamp with `clamp_sts` to predict)."""
+        if task == "sts" and self.siamese_sts:
+            (seq_a, _), (seq_b, _) = (self.encode(e, feats["mask" + s], None, training)
+                                      for e, s in zip(embeds, ("_a", "_b")))
+            inputs = {"sequence_a": seq_a, "mask_a": feats["mask_a"], "sequence_b": seq_b, "mask_b": feats["mask_b"]}
+            return self.sts_head(inputs, training=training)[:, 0]
+        mask, types = feats["mask"], feats.get("types")
+        if task in ("sst", "cfimdb"):
+            logits = self.sst_logits(embeds[0], mask, types, training)
+            return cfimdb_logits(logits) if task == "cfimdb" else logits
+        sequence, pooled = self.encode(embeds[0], mask, types, training)
+        head = self.para_head if task == "para" else self.sts_head
+        return head({"sequence": sequence, "mask": mask, "pooled": pooled}, training=training)[:, 0]
+
+    def task_output(self, task: str, feats: dict, training=None):
+        return self.from_embeddings(task, feats, self.embeddings(task, feats), training)
+
+    def call(self, feats, training=None):
+        """All three outputs of one feature dict holding every key (used to build the weights)."""
+        return {task: self.task_output(task, feats, training) for task in TASKS}
+
+
+def clamp_sts(scores):
+    """STS predictions clamped to the label range 0..5."""
+    return tf.clip_by_value(scores, 0.0, 5.0)

@@ -1,0 +1,1 @@
+"""Experiment runs: configs, the model registry, training, records. Used by experiments/run.py."""

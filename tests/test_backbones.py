@@ -1,0 +1,57 @@
+import time
+
+import numpy as np
+import pytest
+
+from minion_tf.backbones import describe_dims, load_backbone, resolve_encoder_dir
+from minion_tf.errors import MinionError
+from minion_tf.text_tokenizer import TextTokenizer
+
+
+def test_bertweet_base_has_the_papers_encoder_size_from_config_alone():
+    dims = describe_dims("vinai/bertweet-base")
+    assert dims == {"model_dim": 768, "num_states": 13, "encoder_params": 134_899_968}
+
+
+def test_unreachable_weights_fail_fast_with_one_line():
+    start = time.perf_counter()
+    with pytest.raises(MinionError, match="not on this machine and downloads are off"):
+        resolve_encoder_dir("vinai/bertweet-base")
+    assert time.perf_counter() - start < 10
+
+
+def test_unknown_names_and_bad_directories_are_refused(tmp_path):
+    with pytest.raises(MinionError, match="unknown encoder"):
+        resolve_encoder_dir("no-such-encoder")
+    with pytest.raises(MinionError, match="needs config.json"):
+        resolve_encoder_dir(str(tmp_path))
+
+
+def test_minilm_loads_offline_with_real_weights(minilm):
+    assert (minilm.num_states, minilm.model_dim) == (7, 384)
+    assert minilm.encoder.count_params() == 22_713_216
+    ids, mask = minilm.batch(["a good day", "bad"], max_length=16)
+    assert ids[0, 0] == 101 and mask.sum(1).tolist() == [5, 3]
+    states = minilm.hidden_states(ids, mask).numpy()
+    assert states.shape == (2, 7, 5, 384)
+    # Pretrained, not random: a sentence's [CLS] states in the last layer point the same way.
+    a, b = minilm.hidden_states(*minilm.batch(["i love it", "i adore it"], 16)).numpy()[:, -1, 0]
+    assert a @ b / np.linalg.norm(a) / np.linalg.norm(b) > 0.8
+
+
+def test_minilm_loads_from_its_directory_the_same_way(minilm):
+    again = load_backbone(str(resolve_encoder_dir("minilm")))
+    assert again.identity()["weights"] == minilm.identity()["weights"]
+
+
+def test_bertweet_tokenizer_from_shared_data(shared_data):
+    tok = TextTokenizer.from_file(shared_data / "bertweet_tokenizer" / "bertweet_tokenizers.json")
+    (ids,) = tok.encode(["hello world , how are you ?"], max_length=128)
+    assert ids[0] == 0 and ids[-1] == 2 and len(ids) > 4  # <s> ... </s>
+    (short,) = tok.encode(["word " * 200], max_length=20)
+    assert len(short) == 20
+
+
+def test_max_length_beyond_positions_is_refused(tiny_backbone):
+    with pytest.raises(MinionError, match="exceeds"):
+        tiny_backbone.batch(["x"], max_length=129)

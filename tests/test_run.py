@@ -1,0 +1,124 @@
+"""End to end through experiments/run.py on a tiny local encoder and a small tweet folder."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minion_tf.runs.config import RunConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, str(ROOT / "experiments" / "run.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+def small(tiny_encoder_dir, tweet_dir, out, **kw):
+    base = dict(model="minion", hidden=8, epochs=2, batch_size=32, encoder=str(tiny_encoder_dir),
+                data=str(tweet_dir), max_examples=300, max_length=16, out=str(out))
+    return RunConfig(**{**base, **kw})
+
+
+def test_cli_run_writes_record_weights_and_plots(tiny_encoder_dir, tweet_dir, tmp_path):
+    out = tmp_path / "runs"
+    result = run_cli("--model", "read", "--hidden", "8", "--encoder", tiny_encoder_dir, "--data", tweet_dir,
+                     "--max-examples", 300, "--epochs", 2, "--batch-size", 32, "--max-length", 16, "--out", out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "trainable params: " in result.stdout and "test: accuracy" in result.stdout
+    (run_dir,) = [p for p in out.iterdir() if p.name.startswith("read-h8-lr0.001-s0-")]
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["config"]["lr"] == 1e-3 and record["config"]["model"] == "read"
+    assert len(record["epochs"]) == 2
+    assert {"loss", "val_accuracy", "val_ace", "val_mce", "val_ece", "energy_kwh", "rss_peak_gib"} <= set(
+        record["epochs"][0])
+    assert record["data"] == {"train": 240, "val": 30, "test": 30}
+    assert 0.0 <= record["test"]["accuracy"] <= 1.0 and record["test"]["examples"] == 30
+    assert record["params"]["trainable"] > 0 and record["versions"]["tensorflow"] == "2.21.0"
+    assert {"train_s", "cache_s", "total_s"} <= set(record["timings"])
+    for name in ("side.weights.h5", "side_model.json", "reliability.png", "reliability_test.png",
+                 "calibration_bins.json", "test_probs.npy"):
+        assert (run_dir / name).is_file(), name
+    again = run_cli("--model", "read", "--hidden", "8", "--encoder", tiny_encoder_dir, "--data", tweet_dir,
+                    "--max-examples", 300, "--epochs", 2, "--batch-size", 32, "--max-length", 16, "--out", out)
+    assert again.returncode == 0 and "already finished" in again.stdout
+
+
+def test_saved_side_weights_reload_onto_the_frozen_encoder_with_identical_predictions(
+        tiny_encoder_dir, tweet_dir, tmp_path):
+    from minion_tf.models.streaming import StreamingSideModel
+    from minion_tf.runs.runner import run
+    from minion_tf.runs.side_tuning import load_side, predict_ordered
+    from minion_tf.runs.tweet_data import load_splits
+    from minion_tf.token_split import TokenSplit
+
+    config = small(tiny_encoder_dir, tweet_dir, tmp_path)
+    run(config)
+    run_dir = config.run_dir()
+    backbone, side, saved = load_side(run_dir)
+    texts, labels = load_splits(config)["test"]
+    split = TokenSplit.from_texts(backbone.tokenizer, texts, labels, saved["max_length"])
+    probs = predict_ordered(StreamingSideModel(backbone, side), split.dataset(32, with_rows=True), len(texts))
+    np.testing.assert_allclose(probs, np.load(run_dir / "test_probs.npy"), atol=1e-5)
+
+
+def test_interrupted_run_resumes_after_its_last_epoch_and_matches_an_uninterrupted_one(
+        tiny_encoder_dir, tweet_dir, tmp_path, monkeypatch):
+    from minion_tf.runs import resume
+    from minion_tf.runs.runner import run
+
+    straight = run(small(tiny_encoder_dir, tweet_dir, tmp_path / "a", epochs=3))
+    real_end = resume.EpochCheckpoint.on_epoch_end
+
+    def die_after_first_epoch(self, epoch, logs=None):
+        real_end(self, epoch, logs)
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(resume.EpochCheckpoint, "on_epoch_end", die_after_first_epoch)
+    config = small(tiny_encoder_dir, tweet_dir, tmp_path / "b", epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        run(config)
+    assert not (config.run_dir() / "run.json").exists()  # an unfinished run never looks finished
+    monkeypatch.setattr(resume.EpochCheckpoint, "on_epoch_end", real_end)
+    resumed = run(config)
+    assert len(resumed["epochs"]) == 3
+    np.testing.assert_allclose([e["loss"] for e in resumed["epochs"]], [e["loss"] for e in straight["epochs"]],
+                               rtol=1e-5)
+    assert resumed["test"]["accuracy"] == straight["test"]["accuracy"]
+
+
+def test_streaming_and_cache_train_the_same_model(tiny_encoder_dir, tweet_dir, tmp_path):
+    from minion_tf.runs.runner import run
+
+    cached = run(small(tiny_encoder_dir, tweet_dir, tmp_path / "c", epochs=1))
+    streamed = run(small(tiny_encoder_dir, tweet_dir, tmp_path / "s", epochs=1, no_cache=True))
+    assert streamed["streaming"] and not cached["streaming"]
+    assert streamed["epochs"][0]["loss"] == pytest.approx(cached["epochs"][0]["loss"], abs=2e-3)
+    assert streamed["test"]["nll"] == pytest.approx(cached["test"]["nll"], abs=2e-3)
+
+
+def test_missing_data_and_bad_flags_give_one_line(tmp_path):
+    missing = run_cli("--data", tmp_path / "nope", "--out", tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().count("\n") == 0 and "train_pos.txt" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad = run_cli("--hidden", "0", "--out", tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --hidden must be at least 1, got 0"
+    unknown = run_cli("--model", "nope", "--out", tmp_path)
+    assert unknown.returncode == 2 and "unknown model 'nope'; known: minion, read" in unknown.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, hidden, line", [
+    ("minion", 64, "trainable params: 273,538 || all params: 135,173,506 || trainable%: 0.2024"),
+    ("read", 256, "trainable params: 1,774,850 || all params: 136,674,818 || trainable%: 1.2986"),
+])
+def test_describe_bertweet_without_weights_data_or_network(model, hidden, line, tmp_path):
+    result = run_cli("--model", model, "--hidden", hidden, "--encoder", "vinai/bertweet-base", "--describe",
+                     "--data", tmp_path / "no-data-needed")
+    assert result.returncode == 0, result.stderr[-1000:]
+    assert result.stdout.strip().splitlines()[-1] == line

@@ -1,0 +1,154 @@
+"""READ, MINION and MaskedMeanPooling: semantics, padding invariance, config and save/load."""
+import minion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from minion_tf.layers.masked_mean_pooling import MaskedMeanPooling
+from minion_tf.layers.minion import MINION
+from minion_tf.layers.read import READ
+
+LENGTHS = [7, 4, 1, 6]
+NUM_STATES, DIM, HIDDEN = 3, 6, 4
+
+
+def padded(real, lengths, pad_to, seed):
+    """`real` (B, S, T0, d) cut to `lengths` and right-padded to `pad_to` with large garbage."""
+    out = np.random.default_rng(seed).normal(scale=1e3, size=real.shape[:2] + (pad_to,) + real.shape[3:])
+    mask = np.arange(pad_to)[None, :] < np.array(lengths)[:, None]
+    for row, length in enumerate(lengths):
+        out[row, :, :length] = real[row, :, :length]
+    return out.astype("float32"), mask.astype("int32")
+
+
+@pytest.fixture
+def batch():
+    return np.random.default_rng(0).normal(size=(len(LENGTHS), NUM_STATES, 7, DIM)).astype("float32")
+
+
+def numpy_gru(xs, kernel, recurrent_kernel, bias):
+    """Keras GRU (reset_after=True, gates z, r, h) over xs (steps, in) -> every state (steps, h)."""
+    h = np.zeros(recurrent_kernel.shape[0])
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    out = []
+    for x in xs:
+        x_z, x_r, x_h = np.split(x @ kernel + bias[0], 3)
+        h_z, h_r, h_h = np.split(h @ recurrent_kernel + bias[1], 3)
+        z = sigmoid(x_z + h_z)
+        h = z * h + (1 - z) * np.tanh(x_h + sigmoid(x_r + h_r) * h_h)
+        out.append(h)
+    return np.array(out)
+
+
+def wrap(layer):
+    states = keras.Input((NUM_STATES, None, DIM), name="states")
+    mask = keras.Input((None,), dtype="int32", name="mask")
+    return keras.Model({"states": states, "mask": mask}, layer(states, mask=mask))
+
+
+# ---------------------------------------------------------------- MaskedMeanPooling
+def test_pooling_matches_numpy_and_ignores_non_finite_padding():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 5, 4)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]])
+    expected = np.stack([x[0, :3].mean(0), x[1].mean(0), np.zeros(4)])
+    x[0, 3:] = np.nan
+    x[2] = np.inf
+    out = MaskedMeanPooling()(x, mask=mask).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    np.testing.assert_allclose(MaskedMeanPooling()(x[1:2]).numpy(), x[1:2].mean(1), rtol=1e-6)
+
+
+def test_pooling_padding_invariance(batch):
+    tokens = batch[:, -1:]  # (B, 1, 7, d): one "state" is a token sequence
+    short, short_mask = padded(tokens, LENGTHS, 7, seed=1)
+    long, long_mask = padded(tokens, LENGTHS, 12, seed=2)
+    pooling = MaskedMeanPooling()
+    np.testing.assert_allclose(
+        pooling(short[:, 0], mask=short_mask), pooling(long[:, 0], mask=long_mask), rtol=1e-6
+    )
+
+
+def test_pooling_config_round_trip():
+    pooling = MaskedMeanPooling(name="pool")
+    assert MaskedMeanPooling.from_config(pooling.get_config()).get_config() == pooling.get_config()
+
+
+# ---------------------------------------------------------------- READ and MINION
+@pytest.mark.parametrize("side", [READ, MINION])
+def test_padding_does_not_change_real_positions(side, batch):
+    layer = side(HIDDEN, DIM)
+    short, short_mask = padded(batch, LENGTHS, 7, seed=1)
+    long, long_mask = padded(batch, LENGTHS, 12, seed=2)
+    out_short = layer(short, mask=short_mask).numpy()
+    out_long = layer(long, mask=long_mask).numpy()
+    assert out_short.shape == (4, 7, DIM) and out_long.shape == (4, 12, DIM)
+    for row, length in enumerate(LENGTHS):
+        np.testing.assert_allclose(out_short[row, :length], out_long[row, :length], atol=1e-6)
+    # bool masks and float16 states (as the cache stores them) are accepted
+    half = layer(short.astype("float16"), mask=short_mask.astype(bool))
+    assert half.dtype == tf.float32
+
+
+@pytest.mark.parametrize("side", [READ, MINION])
+def test_no_mask_means_every_token_is_real(side, batch):
+    layer = side(HIDDEN, DIM)
+    all_real = np.ones((batch.shape[0], batch.shape[2]), "int32")
+    np.testing.assert_allclose(layer(batch), layer(batch, mask=all_real), atol=1e-6)
+
+
+def test_read_is_a_bidirectional_gru_over_layers_per_token(batch):
+    read = READ(HIDDEN, DIM)
+    states, mask = padded(batch, LENGTHS, 7, seed=1)
+    out = read(states, mask=mask).numpy()
+    forward = read.layer_rnn.forward_layer.cell
+    backward = read.layer_rnn.backward_layer.cell
+    weights = lambda cell: [w.numpy() for w in (cell.kernel, cell.recurrent_kernel, cell.bias)]  # noqa: E731
+    dense_w, dense_b = read.projection.get_weights()
+    for row, length in enumerate(LENGTHS):
+        for t in range(7):
+            if t >= length:
+                np.testing.assert_array_equal(out[row, t], 0)  # padding gets no correction
+                continue
+            layers = states[row, :, t]  # phi_0 .. phi_N of one token
+            summed = numpy_gru(layers, *weights(forward))[-1] + numpy_gru(layers[::-1], *weights(backward))[-1]
+            np.testing.assert_allclose(out[row, t], np.tanh(summed @ dense_w + dense_b), atol=1e-5)
+
+
+def test_minion_follows_the_recurrence(batch):
+    minion = MINION(HIDDEN, DIM)
+    states, mask = padded(batch, LENGTHS, 7, seed=1)
+    out = minion(states, mask=mask).numpy()
+    bool_mask = tf.constant(mask, tf.bool)
+    carry = tf.zeros([len(LENGTHS), 7, 2 * HIDDEN])
+    for i in range(NUM_STATES):  # x_i = Dense(phi_i) + c_{i-1}; c_i = BiGRU(x_i)
+        carry = minion.token_rnn(minion.input_projection(states[:, i]) + carry, mask=bool_mask)
+    np.testing.assert_allclose(out, minion.projection(carry).numpy(), atol=1e-6)
+    # the shared BiGRU really reads both ways: the first token depends on the last real one
+    changed = states.copy()
+    changed[0, :, 6] += 1.0
+    assert not np.allclose(minion(changed, mask=mask)[0, 0], out[0, 0])
+
+
+@pytest.mark.parametrize("side", [READ, MINION])
+def test_config_round_trip(side, batch):
+    layer = side(HIDDEN, DIM, name="side")
+    states, mask = padded(batch, LENGTHS, 7, seed=1)
+    expected = layer(states, mask=mask)
+    clone = side.from_config(layer.get_config())
+    assert (clone.hidden, clone.model_dim, clone.name) == (HIDDEN, DIM, "side")
+    clone(states, mask=mask)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(clone(states, mask=mask), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("side", [READ, MINION])
+def test_save_load_round_trip(side, batch, tmp_path):
+    model = wrap(side(HIDDEN, DIM))
+    states, mask = padded(batch, LENGTHS, 7, seed=1)
+    inputs = {"states": states, "mask": mask}
+    model.save(tmp_path / "side.keras")
+    loaded = keras.models.load_model(tmp_path / "side.keras")
+    assert isinstance(loaded.layers[-1], side)
+    np.testing.assert_array_equal(loaded(inputs).numpy(), model(inputs).numpy())

@@ -1,0 +1,104 @@
+"""The side-tuning model: parameter counts (paper Table I), padding, save/load, learning."""
+import minion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from minion_tf.errors import MinionError
+from minion_tf.models.side_tuning import SIDE_NETWORKS, SideTuningConfig, build_side_model
+
+BERTWEET_ENCODER_PARAMS = 134_899_968  # vinai/bertweet-base, counted by the backbone tests
+NUM_STATES, DIM = 3, 6
+
+
+def trainable_count(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+@pytest.mark.parametrize(
+    "side, hidden, params, percent",
+    [
+        ("read", 8, 45_794, "0.03"),
+        ("read", 64, 371_714, "0.27"),
+        ("read", 256, 1_774_850, "1.30"),
+        ("minion", 8, 28_146, "0.02"),
+        ("minion", 64, 273_538, "0.20"),
+        ("minion", 256, 1_971_970, "1.44"),
+    ],
+)
+def test_parameter_counts_match_paper_table_1(side, hidden, params, percent):
+    model = build_side_model(side, hidden, num_states=13, model_dim=768, num_labels=2)
+    assert trainable_count(model) == params
+    assert not model.non_trainable_weights
+    assert f"{100 * params / (params + BERTWEET_ENCODER_PARAMS):.2f}" == percent
+
+
+def test_unknown_side_and_bad_sizes_are_user_errors():
+    with pytest.raises(MinionError, match="known: minion, read"):
+        build_side_model("lstm", 8, NUM_STATES, DIM)
+    with pytest.raises(MinionError, match="hidden"):
+        build_side_model("read", 0, NUM_STATES, DIM)
+    with pytest.raises(MinionError, match="num_labels"):
+        SideTuningConfig("minion", 8, NUM_STATES, DIM, num_labels=1)
+    assert set(SIDE_NETWORKS) == {"read", "minion"}
+
+
+def batch(pad_to, seed, lengths=(5, 2, 0, 7)):
+    """Right-padded states/mask; real tokens are the same for every `pad_to`, padding is garbage."""
+    real = np.random.default_rng(0).normal(size=(len(lengths), NUM_STATES, 7, DIM))
+    states = np.random.default_rng(seed).normal(scale=1e3, size=(len(lengths), NUM_STATES, pad_to, DIM))
+    for row, length in enumerate(lengths):
+        states[row, :, :length] = real[row, :, :length]
+    mask = np.arange(pad_to)[None, :] < np.array(lengths)[:, None]
+    return {"states": states.astype("float32"), "mask": mask.astype("int32")}
+
+
+@pytest.mark.parametrize("side", ["read", "minion"])
+def test_model_outputs_do_not_depend_on_padding(side):
+    model = build_side_model(side, 4, NUM_STATES, DIM, num_labels=3)
+    short = model(batch(7, seed=1)).numpy()
+    np.testing.assert_allclose(short, model(batch(12, seed=2)).numpy(), atol=1e-6)
+    assert short.shape == (4, 3) and np.all(np.isfinite(short))  # an empty row (length 0) too
+    np.testing.assert_allclose(short.sum(axis=1), 1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("side", ["read", "minion"])
+def test_model_config_round_trip(side):
+    model = build_side_model(side, 4, NUM_STATES, DIM, name="tuned")
+    clone = keras.Model.from_config(model.get_config())
+    assert clone.name == "tuned" and clone.get_layer(side).get_config() == model.get_layer(side).get_config()
+    clone.set_weights(model.get_weights())
+    inputs = batch(7, seed=1)
+    np.testing.assert_allclose(clone(inputs), model(inputs), atol=1e-6)
+
+
+@pytest.mark.parametrize("side", ["read", "minion"])
+def test_model_save_load_round_trip(side, tmp_path):
+    model = build_side_model(side, 4, NUM_STATES, DIM)
+    inputs = batch(7, seed=1)
+    expected = model(inputs).numpy()
+    model.save(tmp_path / "model.keras")
+    np.testing.assert_array_equal(keras.models.load_model(tmp_path / "model.keras")(inputs), expected)
+    model.save_weights(tmp_path / "weights.h5")
+    fresh = build_side_model(side, 4, NUM_STATES, DIM)
+    fresh.load_weights(tmp_path / "weights.h5")
+    np.testing.assert_array_equal(fresh(inputs), expected)
+
+
+@pytest.mark.parametrize("side", ["read", "minion"])
+def test_tiny_side_model_learns_a_label_hidden_in_phi_0(side):
+    """The label is only in the direction of phi_0, so the side network has to carry it."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    n, tokens = 512, 6
+    labels = rng.integers(0, 2, size=n)
+    states = rng.normal(size=(n, NUM_STATES, tokens, DIM)).astype("float32")
+    direction = np.eye(DIM)[0]
+    states[:, 0] += ((2 * labels - 1)[:, None, None] * direction).astype("float32")
+    lengths = rng.integers(2, tokens + 1, size=n)
+    inputs = {"states": states, "mask": (np.arange(tokens)[None] < lengths[:, None]).astype("int32")}
+    model = build_side_model(side, 8, NUM_STATES, DIM)
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(inputs, labels, batch_size=64, epochs=6, verbose=0).history
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    assert history["accuracy"][-1] > 0.9
