@@ -57,6 +57,8 @@ def main(argv=None):
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2, help="interleaved raw/build repetitions")
     parser.add_argument("--data", default=None, help="competition-layout tweet folder")
+    parser.add_argument("--waste-examples", type=int, default=16000,
+                        help="training-set size for the padding figure (default 16000, the default run's)")
     args = parser.parse_args(argv)
 
     from minion_tf.backbones import load_backbone
@@ -65,10 +67,10 @@ def main(argv=None):
     from minion_tf.token_split import TokenSplit
     import tf_keras as keras
 
-    texts, labels = read_competition_dir(Path(args.data) if args.data else default_data_dir())
+    all_texts, all_labels = read_competition_dir(default_data_dir(args.data))
     rng = np.random.default_rng(0)
-    pick = rng.permutation(len(texts))[: args.examples]
-    texts, labels = [texts[i] for i in pick], np.asarray(labels)[pick]
+    pick = rng.permutation(len(all_texts))[: args.examples]
+    texts, labels = [all_texts[i] for i in pick], np.asarray(all_labels)[pick]
     backbone = load_backbone()
     split = TokenSplit.from_texts(backbone.tokenizer, texts, labels, args.max_length)
     tokens = int(split.lengths.sum())
@@ -91,10 +93,15 @@ def main(argv=None):
         print(f"raw forward:        {raw_tps:10.0f} tok/s   (best of {args.repeats})")
         print(f"cache build:        {build_tps:10.0f} tok/s   ratio build/raw = {build_tps / raw_tps:.3f}"
               f"   (target >= 0.9)")
-        train_batches = bucket_batches(split.lengths, 256, np.random.default_rng(0))
-        naive = [np.arange(i, min(i + 256, len(texts))) for i in range(0, len(texts), 256)]
-        print(f"padding waste:      {100 * padding_waste(split.lengths, train_batches):9.1f} %  with length "
-              f"bucketing (target <= 10 %); {100 * padding_waste(split.lengths, naive):.1f} % without")
+        # Padding depends on how many batches share a length pool: measure at the default run's
+        # training size too (tokenizing only).
+        sample = [all_texts[i] for i in rng.permutation(len(all_texts))[:args.waste_examples]]
+        for name, lengths in (("this run", split.lengths), (f"{len(sample)} tweets", np.array(
+                [len(s) for s in backbone.tokenizer.encode(sample, args.max_length)]))):
+            bucketed = bucket_batches(lengths, 256, np.random.default_rng(0))
+            naive = [np.arange(i, min(i + 256, len(lengths))) for i in range(0, len(lengths), 256)]
+            print(f"padding waste:      {100 * padding_waste(lengths, bucketed):9.1f} %  with length bucketing "
+                  f"(target <= 10 %), {100 * padding_waste(lengths, naive):.1f} % without; batch 256, {name}")
         floor = backbone.num_states * backbone.model_dim * 2
         print(f"bytes per token:    {size / tokens:10.1f}   floor (layers+1)*hidden*2 = {floor}"
               f"   ratio {size / tokens / floor:.4f}")

@@ -15,7 +15,8 @@ NUM_STATES, DIM, HIDDEN = 3, 6, 4
 
 def padded(real, lengths, pad_to, seed):
     """`real` (B, S, T0, d) cut to `lengths` and right-padded to `pad_to` with large garbage."""
-    out = np.random.default_rng(seed).normal(scale=1e3, size=real.shape[:2] + (pad_to,) + real.shape[3:])
+    shape = real.shape[:2] + (pad_to,) + real.shape[3:]
+    out = np.random.default_rng(seed).normal(scale=1e3, size=shape)
     mask = np.arange(pad_to)[None, :] < np.array(lengths)[:, None]
     for row, length in enumerate(lengths):
         out[row, :, :length] = real[row, :, :length]
@@ -24,7 +25,8 @@ def padded(real, lengths, pad_to, seed):
 
 @pytest.fixture
 def batch():
-    return np.random.default_rng(0).normal(size=(len(LENGTHS), NUM_STATES, 7, DIM)).astype("float32")
+    shape = (len(LENGTHS), NUM_STATES, 7, DIM)
+    return np.random.default_rng(0).normal(size=shape).astype("float32")
 
 
 def numpy_gru(xs, kernel, recurrent_kernel, bias):
@@ -102,9 +104,8 @@ def test_read_is_a_bidirectional_gru_over_layers_per_token(batch):
     read = READ(HIDDEN, DIM)
     states, mask = padded(batch, LENGTHS, 7, seed=1)
     out = read(states, mask=mask).numpy()
-    forward = read.layer_rnn.forward_layer.cell
-    backward = read.layer_rnn.backward_layer.cell
-    weights = lambda cell: [w.numpy() for w in (cell.kernel, cell.recurrent_kernel, cell.bias)]  # noqa: E731
+    forward = [w.numpy() for w in read.layer_rnn.forward_layer.weights]  # kernel, recurrent, bias
+    backward = [w.numpy() for w in read.layer_rnn.backward_layer.weights]
     dense_w, dense_b = read.projection.get_weights()
     for row, length in enumerate(LENGTHS):
         for t in range(7):
@@ -112,7 +113,7 @@ def test_read_is_a_bidirectional_gru_over_layers_per_token(batch):
                 np.testing.assert_array_equal(out[row, t], 0)  # padding gets no correction
                 continue
             layers = states[row, :, t]  # phi_0 .. phi_N of one token
-            summed = numpy_gru(layers, *weights(forward))[-1] + numpy_gru(layers[::-1], *weights(backward))[-1]
+            summed = numpy_gru(layers, *forward)[-1] + numpy_gru(layers[::-1], *backward)[-1]
             np.testing.assert_allclose(out[row, t], np.tanh(summed @ dense_w + dense_b), atol=1e-5)
 
 

@@ -46,7 +46,8 @@ def test_unknown_side_and_bad_sizes_are_user_errors():
 def batch(pad_to, seed, lengths=(5, 2, 0, 7)):
     """Right-padded states/mask; real tokens are the same for every `pad_to`, padding is garbage."""
     real = np.random.default_rng(0).normal(size=(len(lengths), NUM_STATES, 7, DIM))
-    states = np.random.default_rng(seed).normal(scale=1e3, size=(len(lengths), NUM_STATES, pad_to, DIM))
+    shape = (len(lengths), NUM_STATES, pad_to, DIM)
+    states = np.random.default_rng(seed).normal(scale=1e3, size=shape)
     for row, length in enumerate(lengths):
         states[row, :, :length] = real[row, :, :length]
     mask = np.arange(pad_to)[None, :] < np.array(lengths)[:, None]
@@ -66,7 +67,8 @@ def test_model_outputs_do_not_depend_on_padding(side):
 def test_model_config_round_trip(side):
     model = build_side_model(side, 4, NUM_STATES, DIM, name="tuned")
     clone = keras.Model.from_config(model.get_config())
-    assert clone.name == "tuned" and clone.get_layer(side).get_config() == model.get_layer(side).get_config()
+    assert clone.name == "tuned"
+    assert clone.get_layer(side).get_config() == model.get_layer(side).get_config()
     clone.set_weights(model.get_weights())
     inputs = batch(7, seed=1)
     np.testing.assert_allclose(clone(inputs), model(inputs), atol=1e-6)
@@ -78,7 +80,8 @@ def test_model_save_load_round_trip(side, tmp_path):
     inputs = batch(7, seed=1)
     expected = model(inputs).numpy()
     model.save(tmp_path / "model.keras")
-    np.testing.assert_array_equal(keras.models.load_model(tmp_path / "model.keras")(inputs), expected)
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_array_equal(loaded(inputs), expected)
     model.save_weights(tmp_path / "weights.h5")
     fresh = build_side_model(side, 4, NUM_STATES, DIM)
     fresh.load_weights(tmp_path / "weights.h5")
@@ -96,9 +99,10 @@ def test_tiny_side_model_learns_a_label_hidden_in_phi_0(side):
     direction = np.eye(DIM)[0]
     states[:, 0] += ((2 * labels - 1)[:, None, None] * direction).astype("float32")
     lengths = rng.integers(2, tokens + 1, size=n)
-    inputs = {"states": states, "mask": (np.arange(tokens)[None] < lengths[:, None]).astype("int32")}
+    mask = (np.arange(tokens)[None] < lengths[:, None]).astype("int32")
+    inputs = {"states": states, "mask": mask}
     model = build_side_model(side, 8, NUM_STATES, DIM)
-    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", ["accuracy"])
     history = model.fit(inputs, labels, batch_size=64, epochs=6, verbose=0).history
     assert history["loss"][-1] < 0.5 * history["loss"][0]
     assert history["accuracy"][-1] > 0.9

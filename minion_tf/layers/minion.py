@@ -1,4 +1,4 @@
-"""MINION, the "orthogonal RNN" side network: one shared bidirectional GRU over tokens, per layer."""
+"""MINION, the "orthogonal RNN" side network: a shared bidirectional GRU over tokens, per layer."""
 import tensorflow as tf
 import tf_keras as keras
 
@@ -28,7 +28,9 @@ class MINION(keras.layers.Layer):
         self.supports_masking = True
         self.input_projection = keras.layers.Dense(2 * hidden, name="input_projection")
         self.token_rnn = keras.layers.Bidirectional(
-            keras.layers.GRU(hidden, return_sequences=True, name="gru"), merge_mode="concat", name="token_rnn"
+            keras.layers.GRU(hidden, return_sequences=True, name="gru"),
+            merge_mode="concat",
+            name="token_rnn",
         )
         self.projection = keras.layers.Dense(model_dim, activation="tanh", name="projection")
 

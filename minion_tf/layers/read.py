@@ -26,7 +26,9 @@ class READ(keras.layers.Layer):
         self.model_dim = model_dim
         self.supports_masking = True
         self.layer_rnn = keras.layers.Bidirectional(
-            keras.layers.GRU(hidden, time_major=True, name="gru"), merge_mode="sum", name="layer_rnn"
+            keras.layers.GRU(hidden, time_major=True, name="gru"),  # steps over the S states
+            merge_mode="sum",
+            name="layer_rnn",
         )
         self.projection = keras.layers.Dense(model_dim, activation="tanh", name="projection")
 

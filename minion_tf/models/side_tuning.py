@@ -33,7 +33,9 @@ class SideTuningConfig:
         for field, least in (("hidden", 1), ("num_states", 1), ("model_dim", 1), ("num_labels", 2)):
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
-                raise MinionError(f"side tuning: {field} must be an integer >= {least}, got {value!r}")
+                raise MinionError(
+                    f"side tuning: {field} must be an integer >= {least}, got {value!r}"
+                )
 
 
 def build_side_model(side, hidden, num_states, model_dim, num_labels=2, name=None):
@@ -54,8 +56,8 @@ def build_side_model(side, hidden, num_states, model_dim, num_labels=2, name=Non
     correction = SIDE_NETWORKS[config.side](hidden, model_dim, name=config.side)(states, mask=mask)
     tuned = keras.layers.Add(name="tuned")([states[:, -1], correction])
     pooled = MaskedMeanPooling(name="pooling")(tuned, mask=mask)
-    probabilities = keras.layers.Dense(
-        num_labels, activation="softmax", dtype="float32", name="classifier"  # float32 under mixed precision
+    probabilities = keras.layers.Dense(  # float32 probabilities, also under mixed precision
+        num_labels, activation="softmax", dtype="float32", name="classifier"
     )(pooled)
     return keras.Model(
         {"states": states, "mask": mask}, probabilities, name=name or f"{config.side}_{hidden}"

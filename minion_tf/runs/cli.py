@@ -11,10 +11,22 @@ from minion_tf.runs.defaults import DATA_ENV
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="experiments/run.py", description="Train and test one model on tweets.")
-    p.add_argument("--model", default="minion", help="registered model: read, minion (default minion)")
-    p.add_argument("--hidden", type=int, default=64, help="side-network GRU units h (default 64)")
+    p.add_argument("--model", default="minion",
+                   help="registered model: read, minion (side tuning), finetune (full fine-tuning), fasttext "
+                        "(default minion)")
+    p.add_argument("--hidden", type=int, default=64,
+                   help="side-network GRU units h (default 64; read and minion only)")
     p.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default: the paper's; READ 1e-3, MINION 1e-3 for h < 64 else 3e-4)")
+                   help="learning rate (default: the paper's; READ 1e-3, MINION 1e-3 for h < 64 else 3e-4, "
+                        "finetune 2e-5, fasttext 0.1)")
+    add_shared_args(p)
+    p.add_argument("--describe", action="store_true",
+                   help="print the parameter counts from the encoder's config and exit (no weights, no data)")
+    return p
+
+
+def add_shared_args(p: argparse.ArgumentParser) -> None:
+    """The flags every tweet run shares (all but the model, h and lr); also used by the grid."""
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--encoder", default="minilm",
@@ -33,9 +45,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="stream states from the encoder instead of caching")
     p.add_argument("--cache-budget-gb", type=float, default=20.0,
                    help="stream instead of caching when the cache would exceed this (default 20)")
-    p.add_argument("--describe", action="store_true",
-                   help="print the parameter counts from the encoder's config and exit (no weights, no data)")
-    return p
 
 
 def config_from_args(args) -> RunConfig:

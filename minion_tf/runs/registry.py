@@ -1,5 +1,16 @@
 """The model registry of `experiments/run.py --model`: each method is one module that registers itself.
 
+A method is a class with
+- ``default_lr(config) -> float`` (static): the learning rate when ``--lr`` is not given;
+- ``describe(config) -> {"trainable": int, "total": int}``: counts without weights or data;
+- ``train(config, splits, run_dir, callbacks_for) -> dict``: trains on ``splits`` ({"train",
+  "val", "test"}: (texts, labels)), saves what reloading needs into ``run_dir``, and returns
+  ``{"history": [per-epoch logs], "test_probs": (n, classes) array, "timings": {...},
+  "params": {"trainable", "total"}, "details": {...} (optional, merged into run.json)}``.
+  ``callbacks_for(val_dataset)`` gives the energy and calibration callbacks for its ``fit``;
+- ``load_predictor(run_dir) -> predict`` (static): ``predict(texts) -> (n, classes)`` probabilities
+  from what ``train`` saved in a finished run (texts normalised as the run's training data).
+
 Example:
     >>> @register("minion", "read")
     ... class SideTuning: ...
@@ -13,7 +24,7 @@ from minion_tf.errors import MinionError
 
 _METHODS: dict[str, type] = {}
 # Modules imported on first lookup, so that each registers its names.
-METHOD_MODULES = ("minion_tf.runs.side_tuning",)
+METHOD_MODULES = ("minion_tf.runs.side_tuning", "minion_tf.runs.finetune", "minion_tf.runs.fasttext_method")
 
 
 def register(*names: str):

@@ -50,10 +50,11 @@ def run(config: RunConfig) -> dict:
         print(f"already finished: {record_path}")
         return json.loads(record_path.read_text())
     run_dir.mkdir(parents=True, exist_ok=True)
-    from minion_tf.runs.tweet_data import load_splits
+    from minion_tf.runs.tweet_data import prepared_dir, read_splits
 
     start = time.perf_counter()
-    splits = load_splits(config)
+    prepared = prepared_dir(config)
+    splits = read_splits(prepared)
     from minion_tf.callbacks.keras2 import CalibrationCallback, EnergyCallback
 
     energy = EnergyCallback(EnergyConfig(csv_path=str(run_dir / "energy.csv")))
@@ -78,10 +79,10 @@ def run(config: RunConfig) -> dict:
         "params": result["params"],
         "timings": {**result["timings"], "total_s": time.perf_counter() - start},
         "data": {name: len(texts) for name, (texts, _) in splits.items()},
+        "prepared": str(prepared),  # its stats.json says how to normalise new texts (see submission)
         "energy": energy.summary,
         "calibration_val": calib,
-        "streaming": result["streaming"],
-        "num_tokens": result["num_tokens"],
+        **result.get("details", {}),
         "versions": package_versions(),
         "git_commit": git_commit(),
     }

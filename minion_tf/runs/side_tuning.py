@@ -41,6 +41,13 @@ def predict_ordered(model, dataset, n: int, num_labels: int = NUM_LABELS) -> np.
 class SideTuning:
     """The paper's side networks over a frozen encoder (DESIGN.md, item 1)."""
 
+    @staticmethod
+    def default_lr(config) -> float:
+        """The paper's rates: READ 1e-3; MINION-8 1e-3, MINION-64/256 3e-4 (1e-3 below h = 64)."""
+        if config.model == "minion":
+            return 1e-3 if config.hidden < 64 else 3e-4
+        return 1e-3
+
     def build(self, config, num_states: int, model_dim: int):
         from minion_tf.models.side_tuning import build_side_model
 
@@ -110,8 +117,23 @@ class SideTuning:
         timings["test_s"] = time.perf_counter() - start
         save_side(run_dir, side, config, backbone)
         return {"history": checkpoint.history, "test_probs": test_probs, "timings": timings,
-                "params": {"trainable": trainable, "total": total}, "streaming": streaming,
-                "cache_estimate_bytes": estimate, "num_tokens": num_tokens}
+                "params": {"trainable": trainable, "total": total},
+                "details": {"streaming": streaming, "cache_estimate_bytes": estimate, "num_tokens": num_tokens}}
+
+    @staticmethod
+    def load_predictor(run_dir: Path):
+        """texts -> (n, 2) probabilities: the saved side network on its frozen encoder."""
+        from minion_tf.models.streaming import StreamingSideModel
+        from minion_tf.token_split import TokenSplit
+
+        backbone, side, saved = load_side(run_dir)
+        model = StreamingSideModel(backbone, side)
+
+        def predict(texts) -> np.ndarray:
+            split = TokenSplit.from_texts(backbone.tokenizer, list(texts), np.zeros(len(texts)), saved["max_length"])
+            return predict_ordered(model, split.dataset(256, with_rows=True), len(texts), saved["num_labels"])
+
+        return predict
 
 
 def save_side(run_dir: Path, side, config, backbone) -> None:

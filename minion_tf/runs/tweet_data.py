@@ -30,7 +30,11 @@ def prepared_dir(config) -> Path:
     return out
 
 
+def read_splits(directory: Path) -> dict:
+    """{"train" | "val" | "test": (texts, labels)} of a prepared folder."""
+    return {name: read_split(Path(directory) / f"{name}.tsv") for name in SPLITS}
+
+
 def load_splits(config) -> dict:
-    """{"train" | "val" | "test": (texts, labels)} for a run."""
-    directory = prepared_dir(config)
-    return {name: read_split(directory / f"{name}.tsv") for name in SPLITS}
+    """{"train" | "val" | "test": (texts, labels)} for a run (prepared first if needed)."""
+    return read_splits(prepared_dir(config))

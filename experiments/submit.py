@@ -1,0 +1,32 @@
+"""Write a Kaggle submission from a finished run:
+`python experiments/submit.py --run runs/tweets/minion-h64-... --out submission.csv`."""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from minion_tf.errors import MinionError  # noqa: E402
+from minion_tf.runs.defaults import shared_data_root  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="experiments/submit.py", description=__doc__)
+    p.add_argument("--run", required=True, help="a finished run's folder (with run.json and its saved model)")
+    p.add_argument("--test-data", default=str(shared_data_root() / "cil_test" / "test_data.txt"),
+                   help="the competition's test_data.txt (default ../shared/data/cil_test/test_data.txt)")
+    p.add_argument("--out", required=True, help="submission CSV to write (Id,Prediction)")
+    args = p.parse_args(argv)
+    try:
+        from minion_tf.submission import write_submission
+
+        summary = write_submission(Path(args.run), Path(args.test_data), Path(args.out))
+    except MinionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}: {summary['rows']} rows, {100 * summary['positive_share']:.1f} % positive")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Rebuild the paper's Tables I-II and Fig. 3 from run JSONs only:
+`python experiments/tables.py --runs runs/tweets --out results`."""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from minion_tf.errors import MinionError  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="experiments/tables.py", description=__doc__)
+    p.add_argument("--runs", default="runs", help="folder searched (at any depth) for run.json files")
+    p.add_argument("--out", default="results", help="where table1/table2 (.md, .csv) and calibration.png go")
+    args = p.parse_args(argv)
+    try:
+        from minion_tf.runs.tables import build_tables
+
+        paths = build_tables(Path(args.runs), Path(args.out))
+    except MinionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("wrote " + ", ".join(map(str, paths)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

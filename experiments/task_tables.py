@@ -1,0 +1,30 @@
+"""Rebuild the GLUE / IMDb tables and score-vs-time figures from run JSONs only:
+`python experiments/task_tables.py --runs runs/glue runs/imdb --out results/glue`."""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from minion_tf.errors import MinionError  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="experiments/task_tables.py", description=__doc__)
+    p.add_argument("--runs", nargs="+", default=["runs"], help="folders searched (at any depth) for run.json files")
+    p.add_argument("--out", default="results/glue",
+                   help="where glue_scores and imdb_epochs (.md, .csv) and score_vs_time_<task>.png go")
+    args = p.parse_args(argv)
+    try:
+        from minion_tf.runs.task_report import build_task_report
+
+        paths = build_task_report([Path(d) for d in args.runs], Path(args.out))
+    except MinionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("wrote " + ", ".join(map(str, paths)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The paper's grid: h in {8, ..., 256} x lr in {3e-4, 1e-3} for READ and MINION, resumable.
+
+Every cell is one `run()`: a cell whose run.json exists is skipped, an interrupted one
+resumes after its last finished epoch (it has no run.json until it is done), and all cells
+with the same data and encoder read one hidden-state cache. The grid table is rewritten
+after every cell (and when one is cut short), so it shows what is finished.
+
+Example:
+    >>> run_grid(GridConfig(base={"max_examples": 4000}), Path("results"))
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from minion_tf.errors import MinionError
+from minion_tf.runs.config import RunConfig
+
+HIDDENS = (8, 16, 32, 64, 128, 256)
+LRS = (3e-4, 1e-3)
+MODELS = ("read", "minion")
+COLUMNS = ["model", "h", "lr", "trainable %", "best val acc %", "test acc %", "test ACE %", "test MCE %",
+           "train s", "status"]
+
+
+@dataclass
+class GridConfig:
+    """The cells (models x hiddens x lrs) and the RunConfig fields they share (`base`)."""
+
+    models: tuple = MODELS
+    hiddens: tuple = HIDDENS
+    lrs: tuple = LRS
+    base: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        unknown = set(self.models) - set(MODELS)
+        if unknown:
+            raise MinionError(f"grid: models must be among {', '.join(MODELS)}, got {', '.join(sorted(unknown))}")
+        if not (self.models and self.hiddens and self.lrs):
+            raise MinionError("grid: needs at least one model, one h and one lr")
+        clash = {"model", "hidden", "lr"} & set(self.base)
+        if clash:
+            raise MinionError(f"grid: {', '.join(sorted(clash))} are set by the grid, not by base")
+        self.configs()  # every cell's RunConfig validates itself
+
+    def configs(self) -> list[RunConfig]:
+        """Cells ordered by h, then model, then lr: a partial grid still compares READ and MINION."""
+        return [RunConfig(model=m, hidden=int(h), lr=float(lr), **self.base)
+                for h in self.hiddens for m in self.models for lr in self.lrs]
+
+
+def grid_row(config: RunConfig) -> dict:
+    """One table row: the finished run's figures, or an empty row saying what state the cell is in."""
+    row = {"model": config.model.upper(), "h": config.hidden, "lr": config.resolved_lr()}
+    path = config.run_dir() / "run.json"
+    if not path.is_file():
+        started = (config.run_dir() / "progress" / "progress.json").is_file()
+        return {**row, "status": "interrupted" if started else "not run"}
+    record = json.loads(path.read_text())
+    params, test = record["params"], record["test"]
+    return {**row, "trainable %": 100 * params["trainable"] / params["total"],
+            "best val acc %": 100 * max(e.get("val_accuracy", float("nan")) for e in record["epochs"]),
+            "test acc %": 100 * test["accuracy"], "test ACE %": 100 * test["ace"], "test MCE %": 100 * test["mce"],
+            "train s": record["timings"].get("train_s"), "status": "done"}
+
+
+def write_grid_table(grid: GridConfig, out_dir: Path) -> list[Path]:
+    from minion_tf.runs.report import write_table
+
+    rows = [grid_row(c) for c in grid.configs()]
+    base = ", ".join(f"{k}={v}" for k, v in sorted(grid.base.items()))
+    note = f"Grid over h x lr (the paper's); shared run settings: {base or 'defaults'}. Built from run.json files."
+    return write_table(rows, Path(out_dir) / "grid", COLUMNS, note)
+
+
+def run_grid(grid: GridConfig, out_dir: Path) -> list[dict]:
+    """Run every cell not yet finished (in order), rewriting the grid table after each."""
+    from minion_tf.runs.runner import run
+
+    records = []
+    configs = grid.configs()
+    for number, config in enumerate(configs, 1):
+        print(f"grid [{number}/{len(configs)}] {config.model}-{config.hidden} lr {config.resolved_lr():g}",
+              flush=True)
+        try:
+            records.append(run(config))
+        finally:  # an interrupted cell shows as such
+            write_grid_table(grid, out_dir)
+    return records

@@ -1,0 +1,274 @@
+"""GLUE and IMDb results (DESIGN.md, papers 3 and 4), rebuilt from run.json files only.
+
+Writes into one folder:
+- `glue_scores.md/.csv`: one row per (task, scale, method, lr), averaged over seeds: test
+  score, the other test metrics, trainable parameters, epochs, train time and its ratio to
+  full fine-tuning at lr 2e-5 on the same task (the Pittsburgh comparison);
+- `score_vs_time_<task>.png`: validation score against elapsed training time, per method;
+- `imdb_epochs.md/.csv`: per-epoch train loss, val accuracy and epoch time of IMDb runs
+  (the UCSD report's table).
+Tweet runs (no task, or task "tweets") are left to `minion_tf.runs.tables`.
+
+Example:
+    >>> build_task_report([Path("runs/glue"), Path("runs/imdb")], Path("results/glue"))
+    [PosixPath('results/glue/glue_scores.md'), ...]
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+from pathlib import Path
+
+from minion_tf.data.glue import TASKS
+from minion_tf.errors import MinionError
+from minion_tf.runs.report import write_table
+from minion_tf.runs.tables import ENCODER_NAMES
+
+# Model order of the tables; "freeze" rows go from most to fewest trainable layers.
+MODEL_ORDER = ("finetune", "freeze", "bitfit", "prompt", "embeddings-only", "encoder-only", "read", "minion",
+               "fasttext")
+SIZE_KEY = {"freeze": "last_k", "prompt": "prompt_length", "read": "hidden", "minion": "hidden"}
+BASELINE = ("finetune", 2e-5)  # (method label, lr) that times are compared with
+
+
+def load_task_records(dirs) -> list[dict]:
+    """Every GLUE / IMDb run.json under `dirs` (any depth); tweet runs are skipped.
+
+    Example:
+        >>> [r["config"]["task"] for r in load_task_records([Path("runs/glue")])]
+        ['rte', 'rte', 'sst2']
+    """
+    records = []
+    for folder in map(Path, dirs):
+        if not folder.is_dir():
+            raise MinionError(f"{folder}: no such folder")
+        for path in sorted(folder.rglob("run.json")):
+            try:
+                record = json.loads(path.read_text())
+                config = record["config"]
+            except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as err:
+                raise MinionError(f"{path}: not a run record ({type(err).__name__}: {err})") from None
+            if config.get("task", "tweets") == "tweets":
+                continue
+            missing = [k for k in ("epochs", "test") if k not in record] + (
+                [] if "model" in config else ["config.model"])
+            if missing:
+                raise MinionError(f"{path}: not a run record (no {', '.join(missing)})")
+            record["_path"] = str(path)
+            records.append(record)
+    if not records:
+        raise MinionError(f"no GLUE or IMDb run.json under {', '.join(map(str, dirs))}")
+    return records
+
+
+def method_label(config: dict) -> str:
+    """The method's name in tables: the model, with its size where it has one.
+
+    Example:
+        >>> method_label({"model": "freeze", "last_k": 2}), method_label({"model": "bitfit"})
+        ('freeze-2', 'bitfit')
+    """
+    model = config["model"]
+    return f"{model}-{config[SIZE_KEY[model]]}" if model in SIZE_KEY else model
+
+
+def method_rank(label: str) -> tuple:
+    """Sort key of a label: finetune, freeze-4 .. freeze-1, bitfit, prompt-20, ..., fasttext."""
+    model, _, size = label.rpartition("-")
+    if not size.isdigit():
+        model, size = label, "0"
+    rank = MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER)
+    return rank, model, -int(size) if model == "freeze" else int(size)
+
+
+def best_epoch(record: dict) -> int | None:
+    """Index of the restored epoch: `best_epoch`, else the arg-max of `val_score` (None without epochs)."""
+    if record.get("best_epoch") is not None:
+        return int(record["best_epoch"])
+    scores = [_number(e.get("val_score")) for e in record["epochs"]]
+    if not scores:
+        return None
+    return max(range(len(scores)), key=lambda i: -math.inf if math.isnan(scores[i]) else scores[i])
+
+
+def _number(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _scale(record: dict) -> tuple:
+    return record["config"]["task"], record["config"].get("encoder", "?"), record.get("data", {}).get("train")
+
+
+def _groups(records: list[dict], key) -> dict:
+    groups: dict = {}
+    for record in records:
+        groups.setdefault(key(record), []).append(record)
+    return groups
+
+
+def _glue_key(record: dict) -> tuple:
+    return *_scale(record), method_label(record["config"]), record["config"]["lr"]
+
+
+def _sort_key(key: tuple) -> tuple:
+    task, encoder, train, label, lr = key
+    return task, encoder, -1 if train is None else train, method_rank(label), lr
+
+
+def _mean(values) -> float:
+    values = [v for v in values if not math.isnan(v)]
+    return statistics.fmean(values) if values else math.nan
+
+
+def _score_row(key: tuple, runs: list[dict], baseline_s: float | None) -> dict:
+    task, encoder, train, label, lr = key
+    spec = TASKS.get(task)
+    primary = spec.primary if spec else None
+    scores = [100 * _number(r["test"].get("score")) for r in runs]
+    row = {"task": task, "encoder": encoder, "train n": train, "method": label, "lr": lr, "seeds": len(runs),
+           "metric": primary, "score %": _mean(scores),
+           "score std": statistics.stdev(scores) if len(runs) > 1 else None}
+    names = dict.fromkeys(n for r in runs for n in r["test"].get("metrics", {}) if n != primary)
+    for name in names:
+        row[f"{name} %"] = _mean([100 * _number(r["test"].get("metrics", {}).get(name)) for r in runs])
+    params = runs[0].get("params", {})
+    trainable, total = params.get("trainable"), params.get("total")
+    train_s = _mean([_number(r.get("timings", {}).get("train_s")) for r in runs])
+    bests = [best_epoch(r) for r in runs]
+    row.update({"trainable params": trainable, "trainable %": 100 * trainable / total if trainable is not None and total else None,
+                "best epoch": _mean([math.nan if b is None else b + 1 for b in bests]),
+                "epochs run": _mean([len(r["epochs"]) for r in runs]), "train s": train_s,
+                "time vs finetune 2e-5": train_s / baseline_s if baseline_s else None})
+    return row
+
+
+def glue_rows(records: list[dict]) -> list[dict]:
+    """Rows of `glue_scores`: one per (task, encoder, train n, method, lr), seeds averaged.
+
+    Example:
+        >>> glue_rows(load_task_records(["runs/glue"]))[0]["score %"]
+        66.2
+    """
+    groups = _groups(records, _glue_key)
+    baseline = {key[:3]: _mean([_number(r.get("timings", {}).get("train_s")) for r in runs])
+                for key, runs in groups.items() if key[3:] == BASELINE}
+    return [_score_row(key, groups[key], baseline.get(key[:3])) for key in sorted(groups, key=_sort_key)]
+
+
+def _first_seed(runs: list[dict]) -> dict:
+    return min(runs, key=lambda r: r["config"].get("seed", 0))
+
+
+def _elapsed(epochs: list[dict]) -> list[float]:
+    """`elapsed_s` of every epoch, else the running sum of `epoch_s`."""
+    total, out = 0.0, []
+    for e in epochs:
+        total += _number(e.get("epoch_s"))
+        out.append(_number(e["elapsed_s"]) if "elapsed_s" in e else total)
+    return out
+
+
+def _save_png_atomic(fig, path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def plot_score_vs_time(records: list[dict], path: Path) -> Path:
+    """PNG of validation score vs elapsed training seconds for one task's runs, one line per (method, lr).
+
+    Each line is the lowest seed's run, a marker per epoch and a star on the restored (best) epoch.
+
+    Example:
+        >>> plot_score_vs_time([r for r in records if r["config"]["task"] == "rte"], Path("score_vs_time_rte.png"))
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.5, 4.5), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    groups = _groups(records, _glue_key)
+    for key in sorted(groups, key=_sort_key):
+        run = _first_seed(groups[key])
+        x, y = _elapsed(run["epochs"]), [100 * _number(e.get("val_score")) for e in run["epochs"]]
+        (line,) = ax.plot(x, y, marker="o", markersize=4, linewidth=1.2, label=f"{key[3]} (lr {key[4]:g})")
+        best = best_epoch(run)
+        if best is not None and best < len(x):
+            ax.plot([x[best]], [y[best]], marker="*", markersize=12, color=line.get_color(), linestyle="none")
+    tasks = sorted({r["config"]["task"] for r in records})
+    scales = sorted({f"{train} train examples, {ENCODER_NAMES.get(enc, Path(enc).name)}"
+                     for _, enc, train in map(_scale, records)})
+    ax.set(xlabel="elapsed training time (s)", ylabel="validation score (%)",
+           title=f"{', '.join(tasks)}: validation score vs training time\n({'; '.join(scales)}; star = best epoch)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _save_png_atomic(fig, path)
+
+
+def _split(fraction) -> str | None:
+    if fraction is None:
+        return None
+    train = round(100 * float(fraction))
+    return f"{train}/{100 - train}"
+
+
+def imdb_rows(records: list[dict]) -> list[dict]:
+    """Rows of `imdb_epochs`: every epoch of the lowest seed's run per (method, train fraction, lr).
+
+    Example:
+        >>> imdb_rows(records)[0]
+        {'method': 'finetune', 'train/val': '90/10', 'lr': 2e-05, 'seed': 0, 'trainable params': 4386178,
+         'epoch': 1, 'train loss': 0.52, 'val accuracy %': 81.0, 'epoch s': 40.1}
+    """
+    imdb = [r for r in records if r["config"]["task"] == "imdb"]
+    groups = _groups(imdb, lambda r: (method_label(r["config"]), r["config"].get("train_fraction"),
+                                      r["config"]["lr"]))
+    rows = []
+    for label, fraction, lr in sorted(groups, key=lambda k: (method_rank(k[0]), -(k[1] or 0), k[2])):
+        run = _first_seed(groups[label, fraction, lr])
+        for index, e in enumerate(run["epochs"]):
+            rows.append({"method": label, "train/val": _split(fraction), "lr": lr, "seed": run["config"].get("seed"),
+                         "trainable params": run.get("params", {}).get("trainable"),
+                         "epoch": int(e.get("epoch", index)) + 1, "train loss": _number(e.get("loss")),
+                         "val accuracy %": 100 * _number(e.get("val_accuracy", e.get("val_score"))),
+                         "epoch s": _number(e.get("epoch_s"))})
+    return rows
+
+
+GLUE_HEAD = ["task", "encoder", "train n", "method", "lr", "seeds", "metric", "score %", "score std"]
+GLUE_TAIL = ["trainable params", "trainable %", "best epoch", "epochs run", "train s", "time vs finetune 2e-5"]
+GLUE_NOTE = ("Test split (GLUE dev; MNLI: mean of matched and mismatched). Mean over seeds; score std is the "
+             "sample standard deviation (— with one seed). Metrics in % (correlations x 100). Best epoch "
+             "(1-based) is the restored one; time vs finetune 2e-5 = train s / train s of full fine-tuning at "
+             "lr 2e-5 on the same task and scale. Built from run.json files only.")
+IMDB_NOTE = ("Per epoch of the lowest seed's run; train/val = the split of the training data in %. "
+             "Built from run.json files only.")
+
+
+def build_task_report(dirs, out: Path) -> list[Path]:
+    """Write glue_scores, score_vs_time_<task>.png and (with IMDb runs) imdb_epochs into `out`; return the paths.
+
+    Example:
+        >>> build_task_report(["runs/glue"], Path("results/glue"))
+    """
+    records = load_task_records(dirs)
+    out = Path(out)
+    rows = glue_rows(records)
+    fixed = GLUE_HEAD + GLUE_TAIL
+    metrics = [c for c in dict.fromkeys(c for r in rows for c in r) if c not in fixed]
+    paths = write_table(rows, out / "glue_scores", columns=GLUE_HEAD + metrics + GLUE_TAIL, note=GLUE_NOTE)
+    for task, runs in sorted(_groups(records, lambda r: r["config"]["task"]).items()):
+        paths.append(plot_score_vs_time(runs, out / f"score_vs_time_{task}.png"))
+    imdb = imdb_rows(records)
+    if imdb:
+        paths += write_table(imdb, out / "imdb_epochs", note=IMDB_NOTE)
+    return paths

@@ -1,0 +1,114 @@
+"""Full fine-tuning: the encoder really trains (tf_keras, not Keras 3), saves, reloads and resumes."""
+import json
+
+import numpy as np
+import pytest
+
+from minion_tf.runs.config import RunConfig
+
+
+def small(tiny_encoder_dir, tweet_dir, out, **kw):
+    base = dict(model="finetune", epochs=2, batch_size=32, encoder=str(tiny_encoder_dir), data=str(tweet_dir),
+                max_examples=300, max_length=16, out=str(out), lr=1e-3)
+    return RunConfig(**{**base, **kw})
+
+
+def test_one_fit_step_changes_the_encoder_weights_and_the_model_is_tf_keras(tiny_encoder_dir):
+    import tensorflow as tf
+    import tf_keras
+
+    from minion_tf.backbones import load_backbone
+    from minion_tf.models.encoder_classifier import EncoderClassifier, build_classifier
+
+    assert tf_keras.__version__.startswith("2.") and tf.keras.Model is tf_keras.Model  # TF_USE_LEGACY_KERAS took
+    backbone = load_backbone(str(tiny_encoder_dir), trainable=True)
+    model = build_classifier(EncoderClassifier(backbone.encoder, num_labels=3))
+    assert isinstance(model, tf_keras.Model) and isinstance(backbone.encoder, tf_keras.layers.Layer)
+    encoder_ids = {id(v) for v in backbone.encoder.trainable_variables}
+    assert encoder_ids <= {id(v) for v in model.trainable_variables}  # the optimizer will see them
+    pooler = {v.name for v in backbone.encoder.non_trainable_variables}
+    assert pooler and all("pooler" in name for name in pooler)  # unused by the head: frozen
+
+    watched = [v for v in backbone.encoder.trainable_variables
+               if any(k in v.name for k in ("word_embeddings", "layer_._0/attention/self/query/kernel",
+                                            "layer_._1/output/dense/kernel"))]
+    assert len(watched) == 3
+    before = [v.numpy().copy() for v in watched]
+    model.compile(tf_keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    ids, mask = backbone.batch(["good day", "bad day today", "fine"], max_length=8)
+    model.fit({"ids": ids, "mask": mask}, np.array([0, 1, 2]), epochs=1, verbose=0)
+    for var, old in zip(watched, before):
+        assert not np.allclose(var.numpy(), old), var.name
+    assert model({"ids": ids, "mask": mask}).shape == (3, 3)
+
+
+def test_config_round_trip_gives_the_same_architecture(tiny_backbone):
+    from minion_tf.models.encoder_classifier import EncoderClassifier, build_classifier
+
+    model = build_classifier(EncoderClassifier(tiny_backbone.encoder, num_labels=2, pooling="cls", dropout=0.2))
+    clone = build_classifier(EncoderClassifier.from_config(model.get_config()))
+    assert clone.pooling == "cls" and clone.dropout == 0.2 and clone.num_labels == 2
+    assert [tuple(w.shape) for w in clone.weights] == [tuple(w.shape) for w in model.weights]
+
+
+def test_bad_classifier_arguments_are_refused(tiny_backbone):
+    from minion_tf.errors import MinionError
+    from minion_tf.models.encoder_classifier import EncoderClassifier
+
+    with pytest.raises(MinionError, match="pooling must be one of mean, cls"):
+        EncoderClassifier(tiny_backbone.encoder, pooling="max")
+    with pytest.raises(MinionError, match="num_labels must be an integer >= 2"):
+        EncoderClassifier(tiny_backbone.encoder, num_labels=1)
+
+
+def test_finetune_run_records_like_a_side_model_and_reloads_with_identical_predictions(
+        tiny_encoder_dir, tweet_dir, tmp_path):
+    from minion_tf.runs.finetune import FineTune
+    from minion_tf.runs.runner import run
+    from minion_tf.runs.tweet_data import load_splits
+
+    config = small(tiny_encoder_dir, tweet_dir, tmp_path)
+    record = run(config)
+    run_dir = config.run_dir()
+    assert run_dir.name.startswith("finetune-h64-lr0.001-s0-")
+    assert len(record["epochs"]) == 2
+    assert {"loss", "val_accuracy", "val_ace", "val_mce", "energy_kwh", "rss_peak_gib"} <= set(record["epochs"][0])
+    encoder_params = 0
+    from minion_tf.backbones import load_backbone
+
+    encoder_params = load_backbone(str(tiny_encoder_dir)).encoder.count_params()
+    assert record["params"]["trainable"] > 0.9 * encoder_params  # the encoder trains, not just a head
+    for name in ("finetune.weights.h5", "finetune_model.json", "run.json", "test_probs.npy", "reliability.png"):
+        assert (run_dir / name).is_file(), name
+    assert not list(run_dir.glob("*.tmp*"))
+    texts, _ = load_splits(config)["test"]
+    probs = FineTune.load_predictor(run_dir)(texts)
+    np.testing.assert_allclose(probs, np.load(run_dir / "test_probs.npy"), atol=1e-5)
+    assert json.loads((run_dir / "run.json").read_text())["prepared"]
+
+
+def test_interrupted_finetune_resumes_after_its_last_epoch(tiny_encoder_dir, tweet_dir, tmp_path, monkeypatch):
+    from minion_tf.runs import resume
+    from minion_tf.runs.runner import run
+
+    straight = run(small(tiny_encoder_dir, tweet_dir, tmp_path / "a"))
+    real_end = resume.EpochCheckpoint.on_epoch_end
+
+    def die_after_first_epoch(self, epoch, logs=None):
+        real_end(self, epoch, logs)
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(resume.EpochCheckpoint, "on_epoch_end", die_after_first_epoch)
+    config = small(tiny_encoder_dir, tweet_dir, tmp_path / "b")
+    with pytest.raises(KeyboardInterrupt):
+        run(config)
+    assert not (config.run_dir() / "run.json").exists()
+    monkeypatch.setattr(resume.EpochCheckpoint, "on_epoch_end", real_end)
+    resumed = run(config)
+    assert len(resumed["epochs"]) == 2
+    assert resumed["epochs"][0]["loss"] == pytest.approx(straight["epochs"][0]["loss"], rel=1e-5)
+    # Epoch 2 starts from epoch 1's weights, not from scratch; dropout masks (an RNG state that is
+    # not checkpointed) make it differ slightly from the uninterrupted run's epoch 2.
+    assert resumed["epochs"][1]["loss"] < 0.8 * straight["epochs"][0]["loss"]
+    assert resumed["epochs"][1]["loss"] == pytest.approx(straight["epochs"][1]["loss"], rel=0.2)

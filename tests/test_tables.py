@@ -1,0 +1,84 @@
+"""Tables I-II and the calibration figure, from fabricated but valid run JSONs only."""
+import csv
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NAN = math.nan
+
+
+def record(model, hidden, lr, trainable, total, accuracy, ace, mce, rss, wall, energy=NAN):
+    bins = {"confidence": [0.1, 0.5, NAN, 0.9], "accuracy": [0.2, 0.5, NAN, 0.8], "count": [3, 4, 0, 3],
+            "edges": [0, 0.25, 0.5, 0.75, 1]}
+    return {"config": {"model": model, "hidden": hidden, "lr": lr, "encoder": "minilm"},
+            "params": {"trainable": trainable, "total": total}, "data": {"train": 800, "val": 100, "test": 100},
+            "test": {"accuracy": accuracy, "ace": ace, "mce": mce, "examples": 100, "reliability": bins},
+            "energy": {"energy_kwh": energy, "cpu_energy_kwh": NAN, "power_kw": NAN, "gpu_mem_peak_gib": NAN,
+                       "rss_peak_gib": rss},
+            "timings": {"train_s": wall - 10, "total_s": wall}, "epochs": [{"val_accuracy": accuracy}]}
+
+
+@pytest.fixture()
+def runs(tmp_path):
+    fabricated = {
+        "minion-h64-lr0.0003-s0-aa": record("minion", 64, 3e-4, 174_082, 22_887_298, 0.80, 0.02, 0.10, 2.5, 300),
+        "fasttext-h64-lr0.1-s0-bb": record("fasttext", 64, 0.1, 1000, 1000, 0.75, 0.05, 0.2, 0.5, 5),
+        "read-h8-lr0.001-s0-cc": record("read", 8, 1e-3, 20_000, 22_733_000, 0.78, 0.03, 0.15, 2.4, 250),
+        "finetune-h64-lr2e-05-s0-dd": record("finetune", 64, 2e-5, 22_566_146, 22_713_986, 0.81, 0.06, 0.2, 6.0,
+                                             3000),
+    }
+    for name, rec in fabricated.items():
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "run.json").write_text(json.dumps(rec))
+    (tmp_path / "runs" / "minion-h8-unfinished" / "progress").mkdir(parents=True)  # no run.json: left out
+    return tmp_path / "runs"
+
+
+def test_tables_have_the_paper_rows_in_order_with_the_expected_figures(runs, tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "experiments" / "tables.py"), "--runs", str(runs),
+                             "--out", str(tmp_path / "results")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-1500:]
+    table1 = list(csv.DictReader(open(tmp_path / "results" / "table1.csv")))
+    assert [r["model"] for r in table1] == ["FastText", "MiniLM-L6 (fine-tuned)", "READ-8", "MINION-64"]
+    assert table1[1]["training method"] == "full fine-tuning" and float(table1[1]["lr"]) == 2e-5
+    assert float(table1[3]["trainable %"]) == pytest.approx(100 * 174_082 / 22_887_298)
+    assert table1[3]["training method"].startswith("side-tuning, MINION")
+    table2 = list(csv.DictReader(open(tmp_path / "results" / "table2.csv")))
+    minion = table2[3]
+    assert float(minion["accuracy %"]) == pytest.approx(80.0) and float(minion["ACE %"]) == pytest.approx(2.0)
+    assert float(minion["MCE %"]) == pytest.approx(10.0) and float(minion["peak RSS GiB"]) == 2.5
+    assert float(minion["wall s"]) == 300 and minion["GPU energy kWh"] == "" and minion["train n"] == "800"
+    md = (tmp_path / "results" / "table2.md").read_text()
+    assert "| MINION-64 | 800 | 100 | 80 | 2 | 10 | — |" in md
+    assert "Not measurable on this machine (shown as —): GPU energy kWh, CPU energy kWh, power kW, GPU peak GiB" in md
+    assert (tmp_path / "results" / "calibration.png").stat().st_size > 1000
+
+
+def test_a_measured_energy_is_shown_and_not_called_unmeasurable(runs, tmp_path):
+    from minion_tf.runs.tables import build_tables
+
+    path = runs / "read-h8-lr0.001-s0-cc" / "run.json"
+    rec = json.loads(path.read_text())
+    rec["energy"]["energy_kwh"] = 0.85
+    path.write_text(json.dumps(rec))
+    build_tables(runs, tmp_path / "out")
+    md = (tmp_path / "out" / "table2.md").read_text()
+    assert "| READ-8 | 800 | 100 | 78 | 3 | 15 | 0.85 |" in md
+    assert "measurable on this machine (shown as —): CPU energy kWh, power kW, GPU peak GiB" in md
+
+
+def test_no_runs_or_a_broken_record_give_one_line(tmp_path):
+    from minion_tf.errors import MinionError
+    from minion_tf.runs.tables import build_tables
+
+    with pytest.raises(MinionError, match="no run.json found"):
+        build_tables(tmp_path, tmp_path / "out")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "run.json").write_text("{}")
+    with pytest.raises(MinionError, match=r"x/run.json: not a run record \(KeyError"):
+        build_tables(tmp_path, tmp_path / "out")
