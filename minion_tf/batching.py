@@ -69,7 +69,8 @@ def batch_dataset(fetch, lengths: np.ndarray, labels: np.ndarray, batch_size: in
             x, y = fetch(rows), labels[rows]
             yield (x, y, rows) if with_rows else (x, y)
 
-    spec = (x_spec, tf.TensorSpec((None,), tf.int64))
+    labels = np.asarray(labels)
+    spec = (x_spec, tf.TensorSpec((None,), tf.as_dtype(labels.dtype)))
     if with_rows:
         spec += (tf.TensorSpec((None,), tf.int64),)
     ds = tf.data.Dataset.from_generator(generate, output_signature=spec)

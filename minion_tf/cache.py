@@ -33,12 +33,15 @@ FORMAT_VERSION = 1
 DTYPE = "float16"
 
 
-def data_digest(texts, labels) -> str:
-    """Digest of the examples a cache (or a run) was made from."""
+def data_digest(texts, labels=None, pairs=None) -> str:
+    """Digest of the examples (texts, optional integer labels, optional second texts) a cache was made from."""
     h = hashlib.sha256()
-    for text, label in zip(texts, labels):
+    for i, text in enumerate(texts):
         h.update(text.encode("utf-8"))
-        h.update(b"\x00%d\x00" % int(label))
+        if labels is not None:
+            h.update(b"\x00%d\x00" % int(labels[i]))
+        if pairs is not None:
+            h.update(b"\x01" + pairs[i].encode("utf-8") + b"\x01")
     return h.hexdigest()[:16]
 
 
@@ -185,14 +188,18 @@ class HiddenStateCache:
         self.tokens_read += int(mask.sum())
         return out, mask
 
-    def dataset(self, batch_size: int, seed: int | None = None, with_rows: bool = False, first_epoch: int = 0):
-        """({"states", "mask"}, label) batches, length-bucketed; see `batching.batch_dataset`."""
+    def dataset(self, batch_size: int, seed: int | None = None, with_rows: bool = False, first_epoch: int = 0,
+                labels=None):
+        """({"states", "mask"}, label) batches, length-bucketed; see `batching.batch_dataset`.
+
+        `labels` (in example order) replace the stored ones, e.g. the float scores of a regression task.
+        """
         import tensorflow as tf
 
         x_spec = {"states": tf.TensorSpec((None, self.num_states, None, self.model_dim), tf.float16),
                   "mask": tf.TensorSpec((None, None), tf.int32)}
         return batch_dataset(lambda rows: dict(zip(("states", "mask"), self.states(rows))), self.lengths,
-                             self.labels, batch_size, x_spec, seed, with_rows,
+                             self.labels if labels is None else np.asarray(labels), batch_size, x_spec, seed, with_rows,
                              first_epoch)
 
 
@@ -267,17 +274,19 @@ class _ShardWriter:
 
 
 def build_cache(backbone, texts, labels, directory: str | Path, max_length: int, batch_tokens: int = 16384,
-                shard_mb: float = 256.0, progress: bool = True) -> HiddenStateCache:
+                shard_mb: float = 256.0, progress: bool = True, pairs=None) -> HiddenStateCache:
     """Build (or resume, or just open) the cache of one split's hidden states.
 
     The encoder runs on length-sorted batches (almost no padding); only real tokens are stored.
+    `labels` are integer class ids, or None (stored as 0; pass labels to `dataset`); `pairs`
+    are the second texts of sentence pairs, encoded with the first as the tokenizer joins them.
     """
     import tensorflow as tf
     from tqdm.auto import tqdm
 
     directory = Path(directory)
-    labels = np.asarray(labels, dtype=np.int64)
-    spec = CacheSpec(identity=backbone.identity(), max_length=max_length, data=data_digest(texts, labels))
+    spec = CacheSpec(identity=backbone.identity(), max_length=max_length, data=data_digest(texts, labels, pairs))
+    labels = np.zeros(len(texts), np.int64) if labels is None else np.asarray(labels, dtype=np.int64)
     manifest = _read_manifest(directory)
     done = {}
     if manifest is not None:
@@ -296,7 +305,7 @@ def build_cache(backbone, texts, labels, directory: str | Path, max_length: int,
         if problems:
             print(f"{problems[0]}: rebuilding {len(problems)} damaged shard(s)", file=sys.stderr)
     directory.mkdir(parents=True, exist_ok=True)
-    seqs = backbone.tokenizer.encode(texts, max_length)
+    seqs = backbone.tokenizer.encode(texts, max_length, pairs=pairs)
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     if len(seqs) == 0:
         raise MinionError(f"{directory}: no examples to cache")

@@ -16,7 +16,8 @@ class TokenSplit:
 
     def __init__(self, seqs: list[np.ndarray], labels, pad_id: int):
         self.seqs = seqs
-        self.labels = np.asarray(labels, dtype=np.int64)
+        labels = np.asarray(labels)
+        self.labels = labels if labels.dtype.kind == "f" else labels.astype(np.int64)  # regression scores stay float
         self.lengths = np.array([len(s) for s in seqs], dtype=np.int64)
         self.pad_id = pad_id
 

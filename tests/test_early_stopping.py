@@ -1,21 +1,22 @@
-"""Early stopping on the validation score (min delta, patience 2, best weights back) and its score/time log."""
+"""Early stopping on the validation score (min delta, patience 2, best weights back, resumable) and its log."""
 import numpy as np
+import pytest
 import tf_keras as keras
 
 from minion_tf.metrics.task_metrics import f1
-from minion_tf.training.early_stopping import ScoreTimeLogger, early_stopping
+from minion_tf.training.early_stopping import BestEpochStopping, ScoreTimeLogger
 
 
 class _ScriptedScore(keras.callbacks.Callback):
     """Writes a fixed val_score sequence into logs and remembers the weights of every epoch."""
 
-    def __init__(self, scores):
+    def __init__(self, scores, first=0):
         super().__init__()
-        self.scores, self.weights = scores, []
+        self.scores, self.first, self.weights = scores, first, {}
 
     def on_epoch_end(self, epoch, logs=None):
         logs["val_score"] = self.scores[epoch]
-        self.weights.append(self.model.get_weights())
+        self.weights[epoch] = self.model.get_weights()
 
 
 def _model():
@@ -25,21 +26,52 @@ def _model():
     return model
 
 
-def test_stops_after_two_epochs_below_min_delta_and_restores_the_best():
-    x, y = np.random.default_rng(0).normal(size=(16, 3)), np.array([0, 1] * 8)
+def _data():
+    return np.random.default_rng(0).normal(size=(16, 3)), np.array([0, 1] * 8)
+
+
+def test_stops_after_two_epochs_below_min_delta_and_restores_the_best(tmp_path):
+    x, y = _data()
     model = _model()
     scripted = _ScriptedScore([0.5, 0.6, 0.605, 0.59, 0.9, 0.9])   # 0.605 gains less than 0.01
-    history = model.fit(x, y, epochs=6, verbose=0, callbacks=[scripted, early_stopping(min_delta=0.01)])
-    assert len(history.epoch) == 4                                   # epochs 2 and 3 did not improve: stop
+    stopper = BestEpochStopping(model, tmp_path / "best.weights.h5", patience=2, min_delta=0.01)
+    history = model.fit(x, y, epochs=6, verbose=0, callbacks=[scripted, stopper])
+    assert len(history.epoch) == 4 and stopper.done                  # epochs 2 and 3 did not improve: stop
+    stopper.restore()
+    assert stopper.best_epoch == 1 and stopper.best == 0.6
     for restored, best in zip(model.get_weights(), scripted.weights[1]):
         np.testing.assert_array_equal(restored, best)
+    assert [p.name for p in tmp_path.iterdir()] == ["best.weights.h5"]  # no temporary file left
+
+
+def test_a_resumed_stopper_continues_the_count_and_the_best_file(tmp_path):
+    x, y = _data()
+    model = _model()
+    path = tmp_path / "best.weights.h5"
+    first = BestEpochStopping(model, path, patience=2, min_delta=0.01)
+    scripted = _ScriptedScore([0.5, 0.6, 0.605, 0.59])
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[scripted, first])     # "killed" after epoch 3
+    past = [{"val_score": s} for s in (0.5, 0.6, 0.605)]
+    resumed = BestEpochStopping(model, path, patience=2, min_delta=0.01, past=past)
+    assert (resumed.best_epoch, resumed.wait, resumed.done) == (1, 1, False)
+    history = model.fit(x, y, epochs=5, initial_epoch=3, verbose=0, callbacks=[scripted, resumed])
+    assert history.epoch == [3] and resumed.done                          # one more epoch without gain: stop
+    resumed.restore()
+    for restored, best in zip(model.get_weights(), scripted.weights[1]):
+        np.testing.assert_array_equal(restored, best)
+    assert BestEpochStopping(model, path, patience=2, min_delta=0.01, past=past + [{"val_score": 0.59}]).done
+
+
+def test_patience_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="patience"):
+        BestEpochStopping(_model(), tmp_path / "b.weights.h5", patience=0)
 
 
 def test_logger_records_the_task_score_and_time_per_epoch():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(16, 3)), np.array([0, 1] * 8)
     model = _model()
-    logger = ScoreTimeLogger("mrpc", x[:8], y[:8])
+    logger = ScoreTimeLogger("mrpc", (x[:8], y[:8]), past=[{"elapsed_s": 100.0}])
     history = model.fit(x, y, epochs=3, verbose=0, callbacks=[logger])
     assert [r["epoch"] for r in logger.history] == [0, 1, 2]
     last = logger.history[-1]
@@ -47,4 +79,5 @@ def test_logger_records_the_task_score_and_time_per_epoch():
     assert last["val_score"] == last["val_f1"] == expected
     assert history.history["val_score"][-1] == expected and "val_accuracy" in history.history
     times = [r["elapsed_s"] for r in logger.history]
-    assert times == sorted(times) and times[0] > 0
+    assert times == sorted(times) and times[0] > 100.0                    # the clock continues after a resume
+    assert all(0 < r["epoch_s"] <= r["elapsed_s"] - 100.0 + 1e-9 for r in logger.history)

@@ -57,8 +57,8 @@ def test_bad_classifier_arguments_are_refused(tiny_backbone):
 
     with pytest.raises(MinionError, match="pooling must be one of mean, cls"):
         EncoderClassifier(tiny_backbone.encoder, pooling="max")
-    with pytest.raises(MinionError, match="num_labels must be an integer >= 2"):
-        EncoderClassifier(tiny_backbone.encoder, num_labels=1)
+    with pytest.raises(MinionError, match="num_labels must be an integer >= 1"):
+        EncoderClassifier(tiny_backbone.encoder, num_labels=0)
 
 
 def test_finetune_run_records_like_a_side_model_and_reloads_with_identical_predictions(
@@ -78,7 +78,7 @@ def test_finetune_run_records_like_a_side_model_and_reloads_with_identical_predi
 
     encoder_params = load_backbone(str(tiny_encoder_dir)).encoder.count_params()
     assert record["params"]["trainable"] > 0.9 * encoder_params  # the encoder trains, not just a head
-    for name in ("finetune.weights.h5", "finetune_model.json", "run.json", "test_probs.npy", "reliability.png"):
+    for name in ("trained.npz", "trained_model.json", "run.json", "test_probs.npy", "reliability.png"):
         assert (run_dir / name).is_file(), name
     assert not list(run_dir.glob("*.tmp*"))
     texts, _ = load_splits(config)["test"]

@@ -39,7 +39,7 @@ def test_unknown_side_and_bad_sizes_are_user_errors():
     with pytest.raises(MinionError, match="hidden"):
         build_side_model("read", 0, NUM_STATES, DIM)
     with pytest.raises(MinionError, match="num_labels"):
-        SideTuningConfig("minion", 8, NUM_STATES, DIM, num_labels=1)
+        SideTuningConfig("minion", 8, NUM_STATES, DIM, num_labels=0)
     assert set(SIDE_NETWORKS) == {"read", "minion"}
 
 

@@ -16,6 +16,7 @@ import tf_keras as keras
 
 from minion_tf.errors import MinionError
 from minion_tf.layers.masked_mean_pooling import MaskedMeanPooling
+from minion_tf.models.side_tuning import output_activation
 
 POOLINGS = ("mean", "cls")
 
@@ -31,8 +32,8 @@ class EncoderClassifier(keras.Model):
 
     def __init__(self, encoder, num_labels: int = 2, pooling: str = "mean", dropout: float = 0.1, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(num_labels, int) or num_labels < 2:
-            raise MinionError(f"EncoderClassifier: num_labels must be an integer >= 2, got {num_labels!r}")
+        if not isinstance(num_labels, int) or num_labels < 1:
+            raise MinionError(f"EncoderClassifier: num_labels must be an integer >= 1 (1: regression), got {num_labels!r}")
         if pooling not in POOLINGS:
             raise MinionError(f"EncoderClassifier: pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         if not 0 <= dropout < 1:
@@ -43,7 +44,8 @@ class EncoderClassifier(keras.Model):
         self.dropout = dropout
         self.pool = MaskedMeanPooling(name="pooling")
         self.drop = keras.layers.Dropout(dropout, name="dropout")
-        self.classifier = keras.layers.Dense(num_labels, activation="softmax", dtype="float32", name="classifier")
+        self.classifier = keras.layers.Dense(num_labels, activation=output_activation(num_labels), dtype="float32",
+                                             name="classifier")
         pooler = unused_pooler(encoder)
         if pooler is not None:
             pooler.trainable = False

@@ -18,6 +18,7 @@ import tf_keras as keras
 
 from minion_tf.errors import MinionError
 from minion_tf.layers.masked_mean_pooling import MaskedMeanPooling
+from minion_tf.models.side_tuning import output_activation
 
 POOLINGS = ("mean", "cls")
 
@@ -46,8 +47,8 @@ class PromptClassifier(keras.Model):
         if prompt_length + max_length > limit:
             raise MinionError(f"prompt length {prompt_length} + max length {max_length} exceeds the encoder's "
                               f"{limit} positions: shorten --prompt-length or --max-length")
-        if not isinstance(num_labels, int) or num_labels < 2:
-            raise MinionError(f"PromptClassifier: num_labels must be an integer >= 2, got {num_labels!r}")
+        if not isinstance(num_labels, int) or num_labels < 1:
+            raise MinionError(f"PromptClassifier: num_labels must be an integer >= 1 (1: regression), got {num_labels!r}")
         if pooling not in POOLINGS:
             raise MinionError(f"PromptClassifier: pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         self.encoder = encoder
@@ -61,7 +62,8 @@ class PromptClassifier(keras.Model):
             name="prompt", shape=(prompt_length, width), trainable=True,
             initializer=keras.initializers.TruncatedNormal(stddev=float(encoder.config.initializer_range)))
         self.pool = MaskedMeanPooling(name="pooling")
-        self.classifier = keras.layers.Dense(num_labels, activation="softmax", dtype="float32", name="classifier")
+        self.classifier = keras.layers.Dense(num_labels, activation=output_activation(num_labels), dtype="float32",
+                                             name="classifier")
 
     def call(self, inputs, training=False):
         ids, mask = inputs["ids"], tf.cast(inputs["mask"], tf.int32)

@@ -23,14 +23,14 @@ class SideTuningConfig:
     hidden: int
     num_states: int
     model_dim: int
-    num_labels: int = 2
+    num_labels: int = 2  # 1: one linear output (regression, e.g. STS-B)
 
     def __post_init__(self):
         if self.side not in SIDE_NETWORKS:
             raise MinionError(
                 f"unknown side network {self.side!r}; known: {', '.join(sorted(SIDE_NETWORKS))}"
             )
-        for field, least in (("hidden", 1), ("num_states", 1), ("model_dim", 1), ("num_labels", 2)):
+        for field, least in (("hidden", 1), ("num_states", 1), ("model_dim", 1), ("num_labels", 1)):
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise MinionError(
@@ -38,8 +38,13 @@ class SideTuningConfig:
                 )
 
 
+def output_activation(num_labels: int) -> str | None:
+    """Softmax over classes; no activation for one output (a regression score)."""
+    return "softmax" if num_labels > 1 else None
+
+
 def build_side_model(side, hidden, num_states, model_dim, num_labels=2, name=None):
-    """Functional model: `{"states": (B, S, T, d), "mask": (B, T)}` -> class probabilities.
+    """Functional model: `{"states": (B, S, T, d), "mask": (B, T)}` -> class probabilities (or a score).
 
     The side network's correction is added to phi_N (the last state), mean-pooled over the
     real tokens and classified by a softmax Dense named "classifier". Every weight of the
@@ -56,8 +61,8 @@ def build_side_model(side, hidden, num_states, model_dim, num_labels=2, name=Non
     correction = SIDE_NETWORKS[config.side](hidden, model_dim, name=config.side)(states, mask=mask)
     tuned = keras.layers.Add(name="tuned")([states[:, -1], correction])
     pooled = MaskedMeanPooling(name="pooling")(tuned, mask=mask)
-    probabilities = keras.layers.Dense(  # float32 probabilities, also under mixed precision
-        num_labels, activation="softmax", dtype="float32", name="classifier"
+    probabilities = keras.layers.Dense(  # float32 outputs, also under mixed precision
+        num_labels, activation=output_activation(num_labels), dtype="float32", name="classifier"
     )(pooled)
     return keras.Model(
         {"states": states, "mask": mask}, probabilities, name=name or f"{config.side}_{hidden}"

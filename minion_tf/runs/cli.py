@@ -10,16 +10,32 @@ from minion_tf.runs.defaults import DATA_ENV
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="experiments/run.py", description="Train and test one model on tweets.")
+    p = argparse.ArgumentParser(prog="experiments/run.py",
+                                description="Train and test one model on one task (tweets, a GLUE task or IMDb).")
     p.add_argument("--model", default="minion",
-                   help="registered model: read, minion (side tuning), finetune (full fine-tuning), fasttext "
-                        "(default minion)")
+                   help="registered model: read, minion (side tuning); finetune, freeze (with --last-k), bitfit, "
+                        "prompt, embeddings-only, encoder-only (the fine-tuning family); fasttext (default minion)")
     p.add_argument("--hidden", type=int, default=64,
                    help="side-network GRU units h (default 64; read and minion only)")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: the paper's; READ 1e-3, MINION 1e-3 for h < 64 else 3e-4, "
                         "finetune 2e-5, fasttext 0.1)")
     add_shared_args(p)
+    p.add_argument("--task", default="tweets",
+                   help="tweets (default), cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli or imdb; --data is then "
+                        "a GLUE-layout folder or the IMDb CSV folder (default ../shared/data/glue or ../shared/data/imdb, "
+                        "else tensorflow-datasets without download)")
+    p.add_argument("--last-k", type=int, default=None, help="freeze: the number of last encoder layers that train")
+    p.add_argument("--prompt-length", type=int, default=20, help="prompt: soft tokens before the input (default 20)")
+    p.add_argument("--train-fraction", type=float, default=0.9,
+                   help="GLUE/IMDb: share of train that trains; the rest validates (default 0.9; UCSD also 0.3)")
+    p.add_argument("--max-test-examples", type=int, default=0,
+                   help="GLUE/IMDb: seeded cap on each test set (default 0 = all)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="stop after this many epochs without a validation gain of --min-delta and keep the best "
+                        "epoch (default 2 on GLUE, 0 = off on tweets and IMDb)")
+    p.add_argument("--min-delta", type=float, default=1e-3, help="smallest validation-score gain that counts")
+    p.add_argument("--seeds", type=int, default=1, help="run seeds SEED..SEED+N-1 and average them (default 1)")
     p.add_argument("--describe", action="store_true",
                    help="print the parameter counts from the encoder's config and exit (no weights, no data)")
     return p
@@ -36,7 +52,8 @@ def add_shared_args(p: argparse.ArgumentParser) -> None:
                    help=f"tweet folder (train_pos.txt/train_neg.txt), labelled CSV/TSV, or prepared folder; "
                         f"default ${DATA_ENV} or ../shared/data/tweets/sentiment140")
     p.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES,
-                   help=f"cap on tweets after dedupe, before the 80/10/10 split (default {DEFAULT_MAX_EXAMPLES}; "
+                   help=f"seeded cap on the examples (tweets: after dedupe, before the 80/10/10 split; GLUE/IMDb: on "
+                        f"train, before its train/val split) (default {DEFAULT_MAX_EXAMPLES}; "
                         "0 = all)")
     p.add_argument("--max-length", type=int, default=64, help="tokens per tweet (default 64)")
     p.add_argument("--seed", type=int, default=0)
@@ -49,8 +66,9 @@ def add_shared_args(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args) -> RunConfig:
     values = {k: v for k, v in vars(args).items() if k != "describe"}
-    if values["max_examples"] == 0:
-        values["max_examples"] = None
+    for name in ("max_examples", "max_test_examples"):
+        if values.get(name) == 0:
+            values[name] = None
     return RunConfig(**values)
 
 

@@ -70,6 +70,8 @@ class RunConfig:
                 raise MinionError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.max_test_examples is not None and self.max_test_examples < 2:
             raise MinionError(f"--max-test-examples must be at least 2 (or 0 for all), got {self.max_test_examples}")
+        if (self.model == "freeze") != (self.last_k is not None):
+            raise MinionError("--last-k K goes with --model freeze (the number of last layers that train), and only with it")
         if self.patience is not None and self.patience < 0:
             raise MinionError(f"--patience must be >= 0, got {self.patience}")
 

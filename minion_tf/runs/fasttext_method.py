@@ -19,6 +19,14 @@ from minion_tf.runs.registry import register
 
 NUM_LABELS = 2
 MODEL_FILE = "fasttext.bin"
+PAIR_SEPARATOR = "|||"  # joins the two texts of a sentence pair into one fastText input
+
+
+def joined(texts, pairs=None) -> list[str]:
+    """The texts, each joined to its pair's second text by `PAIR_SEPARATOR` when there are pairs."""
+    if pairs is None:
+        return list(texts)
+    return [f"{a} {PAIR_SEPARATOR} {b}" for a, b in zip(texts, pairs)]
 
 
 class ProbabilityModel:
@@ -48,25 +56,29 @@ class FastTextMethod:
         raise MinionError("fasttext: its parameter count depends on the training vocabulary; "
                           "run it to get the count")
 
-    def train(self, config, splits: dict, run_dir: Path, callbacks_for) -> dict:
+    def train(self, config, data, run_dir: Path, callbacks_for) -> dict:
         from minion_tf.baselines.fasttext import FastTextConfig, count_params, train_fasttext
         from minion_tf.metrics import nll
         from minion_tf.runs.record import param_line
 
-        val_texts, val_labels = splits["val"]
-        callbacks = callbacks_for((list(val_texts), np.asarray(val_labels)))
+        if data.spec.is_regression:
+            raise MinionError(f"fasttext is a classifier; task {data.spec.name} is a regression")
+        texts = {name: joined(split.texts, split.pairs) for name, split in data.splits.items()}
+        val_labels = data.splits["val"].labels
+        callbacks = callbacks_for((texts["val"], val_labels), True)
         logs: dict = {}
         for callback in callbacks:
             callback.on_train_begin()
             callback.on_epoch_begin(0)
         start = time.perf_counter()
         ft_config = FastTextConfig(lr=config.resolved_lr(), epoch=config.epochs, seed=config.seed)
-        model = train_fasttext(*splits["train"], ft_config, run_dir)
+        model = train_fasttext(texts["train"], data.splits["train"].labels, ft_config, run_dir)
         train_s = time.perf_counter() - start
-        predictor = ProbabilityModel(model)
-        val_probs = predictor.predict(val_texts)
+        predictor = ProbabilityModel(model, data.spec.num_labels)
+        val_probs = predictor.predict(texts["val"])
         logs.update(val_loss=nll(val_probs, val_labels),
-                    val_accuracy=float((val_probs.argmax(1) == val_labels).mean()))
+                    val_accuracy=float((val_probs.argmax(1) == val_labels).mean()), epoch_s=train_s,
+                    elapsed_s=train_s)
         for callback in callbacks:
             callback.set_model(predictor)
             callback.on_epoch_end(0, logs)
@@ -77,22 +89,24 @@ class FastTextMethod:
         print(f"fastText: {config.epochs} epochs in {train_s:.1f} s, "
               f"val accuracy {logs['val_accuracy']:.4f}", flush=True)
         start = time.perf_counter()
-        test_probs = predictor.predict(splits["test"][0])
+        test_probs = {name: predictor.predict(texts[name]) for name in data.test_names}
         test_s = time.perf_counter() - start
         tmp = run_dir / f"{MODEL_FILE}.tmp"
         model.save_model(str(tmp))
         tmp.replace(run_dir / MODEL_FILE)
-        return {"history": [{k: float(v) for k, v in logs.items()}], "test_probs": test_probs,
+        return {"history": [{k: float(v) for k, v in logs.items()}], "best_epoch": 0, "test_probs": test_probs,
                 "timings": {"train_s": train_s, "test_s": test_s},
                 "params": {"trainable": params, "total": params},
                 "details": {"fasttext": ft_config.arguments()}}
 
     @staticmethod
     def load_predictor(run_dir: Path):
-        """texts -> (n, 2) probabilities from a finished run's `fasttext.bin`."""
+        """texts (and pairs) -> (n, classes) probabilities from a finished run's `fasttext.bin`."""
         import fasttext
 
         path = Path(run_dir) / MODEL_FILE
         if not path.is_file():
             raise MinionError(f"{run_dir}: no {MODEL_FILE} (not a finished fasttext run)")
-        return ProbabilityModel(fasttext.load_model(str(path)))
+        loaded = fasttext.load_model(str(path))
+        model = ProbabilityModel(loaded, len(loaded.labels))
+        return lambda texts, pairs=None: model.predict(joined(texts, pairs))

@@ -1,10 +1,13 @@
-"""Full fine-tuning as a run method (`--model finetune`): every encoder weight and the head train.
+"""Full fine-tuning as a run method (`--model finetune`), and the base of the whole fine-tuning family.
 
-Same splits, callbacks, per-epoch resume and record as the side models. What it saves is
-what trained: the whole encoder and the head, in `finetune.weights.h5`, with
-`finetune_model.json` to rebuild the model around them. A resumed run continues from the last
-finished epoch's weights and optimizer state; the dropout masks after it differ from an
-uninterrupted run's (the random generator's state is not checkpointed).
+`EncoderMethod` runs a model that reads token ids through the encoder (an `EncoderClassifier`,
+or a `PromptClassifier`), on any task; a subclass decides only which weights train
+(`select`), in its own module: `freeze`, `bitfit`, `prompt`, `embeddings-only`,
+`encoder-only`. Same splits, callbacks, per-epoch resume, early stopping and record as the
+side models. What a run saves is what trained: the trained variables, in `trained.npz` (by
+their index in `model.weights`), with `trained_model.json` to rebuild the model around them
+on the pretrained encoder. A resumed run continues from the last finished epoch's weights
+and optimizer state; the dropout masks after it differ from an uninterrupted run's.
 
 Example:
     >>> run(RunConfig(model="finetune", max_examples=20000))   # lr 2e-5, Adam(0.9, 0.999)
@@ -20,112 +23,130 @@ import numpy as np
 from minion_tf.errors import MinionError
 from minion_tf.runs.registry import register
 
-NUM_LABELS = 2
-WEIGHTS = "finetune.weights.h5"
-MODEL_JSON = "finetune_model.json"
+WEIGHTS = "trained.npz"
+MODEL_JSON = "trained_model.json"
 
 
-@register("finetune")
-class FineTune:
-    """Encoder + masked mean pooling + Dense softmax; all of it trains (DESIGN.md, item 1 baseline)."""
+class EncoderMethod:
+    """Encoder + masked mean pooling + Dense head on token ids; `select` says which variables train."""
+
+    #: name of the count in `models.trainability.expected_trainable`
+    counted = "finetune"
 
     @staticmethod
     def default_lr(config) -> float:
-        """The paper's rate for fine-tuning BERTweet."""
+        """The paper's rate for fine-tuning BERTweet (also the Pittsburgh report's first rate)."""
         return 2e-5
 
+    def make_model(self, config, encoder, num_labels: int):
+        from minion_tf.models.encoder_classifier import EncoderClassifier
+
+        return EncoderClassifier(encoder, num_labels)
+
+    def select(self, config, model) -> list:
+        """Set what trains; return the variables the optimizer updates."""
+        from minion_tf.models.trainability import full_finetune
+
+        return full_finetune(model)
+
     def describe(self, config) -> dict:
-        from minion_tf.backbones import describe_dims
+        from minion_tf.backbones import describe_dims, load_config
+        from minion_tf.models.trainability import block_sizes, expected_trainable
+        from minion_tf.runs.task_data import task_spec
 
-        dims = describe_dims(config.encoder)
-        head = dims["model_dim"] * NUM_LABELS + NUM_LABELS
-        pooler = dims["model_dim"] * dims["model_dim"] + dims["model_dim"]  # unused, frozen
-        total = dims["encoder_params"] + head
-        return {"trainable": total - pooler, "total": total}
+        num_labels = task_spec(config.task).num_labels
+        encoder_config = load_config(config.encoder)
+        sizes = block_sizes(encoder_config, num_labels)
+        extra = config.prompt_length * sizes["width"] if self.counted == "prompt" else 0
+        trainable = expected_trainable(self.counted, encoder_config, num_labels, config.last_k, config.prompt_length)
+        return {"trainable": trainable, "total": describe_dims(config.encoder)["encoder_params"] + sizes["head"] + extra}
 
-    def train(self, config, splits: dict, run_dir: Path, callbacks_for) -> dict:
+    def build(self, config, backbone, num_labels: int):
+        """(model with every weight created, the variables that train)."""
+        import tensorflow as tf
+
+        model = self.make_model(config, backbone.encoder, num_labels)
+        ones = tf.ones((1, 8), tf.int32)
+        model({"ids": ones, "mask": ones}, training=False)
+        return model, self.select(config, model)
+
+    def train(self, config, data, run_dir: Path, callbacks_for) -> dict:
         import tf_keras as keras
 
         from minion_tf.backbones import load_backbone
-        from minion_tf.models.encoder_classifier import EncoderClassifier, build_classifier
+        from minion_tf.models.trainability import parameter_count, restrict_optimizer
+        from minion_tf.runs.fitting import compile_for, fit_epochs
         from minion_tf.runs.record import param_line
-        from minion_tf.runs.resume import EpochCheckpoint, restore_progress
-        from minion_tf.runs.side_tuning import predict_ordered
-        from minion_tf.token_split import TokenSplit
+        from minion_tf.runs.side_tuning import check_max_length, predict_tests, tokenize
 
         backbone = load_backbone(config.encoder, config.tokenizer, trainable=True)
-        if config.max_length > backbone.max_positions:
-            raise MinionError(f"--max-length {config.max_length} exceeds {backbone.name}'s "
-                              f"{backbone.max_positions} positions")
+        check_max_length(config, backbone)
         keras.utils.set_random_seed(config.seed)
-        model = build_classifier(EncoderClassifier(backbone.encoder, NUM_LABELS))
-        trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
-        total = int(model.count_params())
+        model, variables = self.build(config, backbone, data.spec.num_labels)
+        trainable, total = parameter_count(variables), int(model.count_params())
         print(param_line(trainable, total), flush=True)
 
-        tokens = {n: TokenSplit.from_texts(backbone.tokenizer, *splits[n], config.max_length) for n in splits}
+        tokens = tokenize(backbone, data, config.max_length)
         optimizer = keras.optimizers.Adam(config.resolved_lr(), beta_1=0.9, beta_2=0.999)
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        optimizer.build(model.trainable_variables)  # slots exist before a restore fills them
-        trackables = {"model": model, "optimizer": optimizer}
-        first_epoch, past = restore_progress(run_dir / "progress", trackables)
-        if first_epoch:
-            print(f"resuming {run_dir} after epoch {first_epoch}", flush=True)
-        train = tokens["train"].dataset(config.batch_size, seed=config.seed, first_epoch=first_epoch)
-        val = tokens["val"].dataset(config.batch_size)
-        checkpoint = EpochCheckpoint(run_dir / "progress", trackables, past)
+        if {v.ref() for v in variables} != {v.ref() for v in model.trainable_variables}:
+            optimizer = restrict_optimizer(optimizer, variables)
+        compile_for(model, data.spec, optimizer)
+        fit = fit_epochs(config, data.spec, run_dir, model, model, optimizer, tokens, callbacks_for, variables)
         start = time.perf_counter()
-        model.fit(train, validation_data=val, epochs=config.epochs, initial_epoch=first_epoch, verbose=2,
-                  callbacks=[*callbacks_for(val), checkpoint])
-        timings = {"train_s": time.perf_counter() - start}
-        start = time.perf_counter()
-        test_probs = predict_ordered(model, tokens["test"].dataset(config.batch_size, with_rows=True),
-                                     len(splits["test"][0]))
-        timings["test_s"] = time.perf_counter() - start
-        save_finetuned(run_dir, model, config, backbone)
-        return {"history": checkpoint.history, "test_probs": test_probs, "timings": timings,
-                "params": {"trainable": trainable, "total": total},
+        test_probs = predict_tests(model, tokens, data, config.batch_size)
+        timings = {"train_s": fit["train_s"], "test_s": time.perf_counter() - start}
+        save_trained(run_dir, model, variables, config, data.spec.num_labels)
+        return {"history": fit["history"], "best_epoch": fit["best_epoch"], "test_probs": test_probs,
+                "timings": timings, "params": {"trainable": trainable, "total": total},
                 "details": {"num_tokens": sum(int(t.lengths.sum()) for t in tokens.values())}}
 
     @staticmethod
     def load_predictor(run_dir: Path):
-        """texts -> (n, 2) probabilities from a finished run's saved encoder and head."""
-        from minion_tf.runs.side_tuning import predict_ordered
-        from minion_tf.token_split import TokenSplit
+        """texts (and pairs) -> (n, outputs) predictions from a finished run's trained weights."""
+        from minion_tf.runs.side_tuning import encoder_predictor
 
-        backbone, model, saved = load_finetuned(run_dir)
-
-        def predict(texts) -> np.ndarray:
-            split = TokenSplit.from_texts(backbone.tokenizer, list(texts), np.zeros(len(texts)), saved["max_length"])
-            return predict_ordered(model, split.dataset(256, with_rows=True), len(texts), saved["num_labels"])
-
-        return predict
+        backbone, model, saved = load_trained(run_dir)
+        return encoder_predictor(backbone, model, saved)
 
 
-def save_finetuned(run_dir: Path, model, config, backbone) -> None:
-    """Every weight (encoder and head), plus what rebuilding the model needs."""
+@register("finetune")
+class FineTune(EncoderMethod):
+    """Every encoder weight and the head train (DESIGN.md, items 1, 3 and 4)."""
+
+
+def save_trained(run_dir: Path, model, variables, config, num_labels: int) -> None:
+    """The trained variables (by index in `model.weights`), plus what rebuilding the model needs."""
     from minion_tf.cache import write_json_atomic
 
-    tmp = run_dir / "finetune.tmp.weights.h5"  # the .weights.h5 suffix picks the same format on load
-    model.save_weights(str(tmp))
+    trained = {v.ref() for v in variables}
+    arrays = {str(i): w.numpy() for i, w in enumerate(model.weights) if w.ref() in trained}
+    tmp = run_dir / "trained.tmp.npz"
+    np.savez(tmp, **arrays)
     tmp.replace(run_dir / WEIGHTS)
-    write_json_atomic(run_dir / MODEL_JSON, {
-        "num_labels": model.num_labels, "pooling": model.pooling, "dropout": model.dropout,
-        "max_length": config.max_length, "encoder": config.encoder, "tokenizer": config.tokenizer})
+    keys = ("model", "encoder", "tokenizer", "max_length", "last_k", "prompt_length")
+    write_json_atomic(run_dir / MODEL_JSON, {**{k: getattr(config, k) for k in keys}, "num_labels": num_labels,
+                                              "num_weights": len(model.weights)})
 
 
-def load_finetuned(run_dir: Path):
-    """(backbone, model with the saved weights, saved config) of a finished fine-tuning run."""
+def load_trained(run_dir: Path):
+    """(backbone, model with the trained weights on the pretrained encoder, saved config) of a finished run."""
     from minion_tf.backbones import load_backbone
-    from minion_tf.models.encoder_classifier import EncoderClassifier, build_classifier
+    from minion_tf.runs.config import RunConfig
+    from minion_tf.runs.registry import get_method
 
     run_dir = Path(run_dir)
     path = run_dir / MODEL_JSON
     if not path.is_file():
-        raise MinionError(f"{run_dir}: no {MODEL_JSON} (not a finished finetune run)")
+        raise MinionError(f"{run_dir}: no {MODEL_JSON} (not a finished run of the fine-tuning family)")
     saved = json.loads(path.read_text())
-    backbone = load_backbone(saved["encoder"], saved["tokenizer"], trainable=True)  # as when saved
-    model = build_classifier(EncoderClassifier(backbone.encoder, saved["num_labels"], saved["pooling"],
-                                               saved["dropout"]))
-    model.load_weights(str(run_dir / WEIGHTS))
+    config = RunConfig(model=saved["model"], encoder=saved["encoder"], tokenizer=saved["tokenizer"],
+                       max_length=saved["max_length"], last_k=saved["last_k"], prompt_length=saved["prompt_length"])
+    backbone = load_backbone(config.encoder, config.tokenizer, trainable=True)  # as when saved
+    model, _ = get_method(config.model).build(config, backbone, saved["num_labels"])
+    if len(model.weights) != saved["num_weights"]:
+        raise MinionError(f"{run_dir}: the rebuilt model has {len(model.weights)} weights, the saved one "
+                          f"{saved['num_weights']}: another encoder?")
+    with np.load(run_dir / WEIGHTS) as arrays:
+        for key in arrays.files:
+            model.weights[int(key)].assign(arrays[key])
     return backbone, model, saved

@@ -3,12 +3,14 @@
 A method is a class with
 - ``default_lr(config) -> float`` (static): the learning rate when ``--lr`` is not given;
 - ``describe(config) -> {"trainable": int, "total": int}``: counts without weights or data;
-- ``train(config, splits, run_dir, callbacks_for) -> dict``: trains on ``splits`` ({"train",
-  "val", "test"}: (texts, labels)), saves what reloading needs into ``run_dir``, and returns
-  ``{"history": [per-epoch logs], "test_probs": (n, classes) array, "timings": {...},
-  "params": {"trainable", "total"}, "details": {...} (optional, merged into run.json)}``.
-  ``callbacks_for(val_dataset)`` gives the energy and calibration callbacks for its ``fit``;
-- ``load_predictor(run_dir) -> predict`` (static): ``predict(texts) -> (n, classes)`` probabilities
+- ``train(config, data, run_dir, callbacks_for) -> dict``: trains on ``data`` (a
+  `task_data.RunData`: "train", "val" and test `Split`s, and the task's spec), saves what
+  reloading needs into ``run_dir``, and returns ``{"history": [per-epoch logs], "best_epoch":
+  index, "test_probs": {test split: (n, outputs) array}, "timings": {...}, "params":
+  {"trainable", "total"}, "details": {...} (optional, merged into run.json)}``.
+  ``callbacks_for(val_data, calibrate)`` gives the energy (and, for classifiers, calibration)
+  callbacks for its ``fit``;
+- ``load_predictor(run_dir) -> predict`` (static): ``predict(texts, pairs=None) -> (n, outputs)``
   from what ``train`` saved in a finished run (texts normalised as the run's training data).
 
 Example:
@@ -24,7 +26,9 @@ from minion_tf.errors import MinionError
 
 _METHODS: dict[str, type] = {}
 # Modules imported on first lookup, so that each registers its names.
-METHOD_MODULES = ("minion_tf.runs.side_tuning", "minion_tf.runs.finetune", "minion_tf.runs.fasttext_method")
+METHOD_MODULES = ("minion_tf.runs.side_tuning", "minion_tf.runs.finetune", "minion_tf.runs.freeze",
+                  "minion_tf.runs.bitfit", "minion_tf.runs.prompt", "minion_tf.runs.embeddings_only",
+                  "minion_tf.runs.encoder_only", "minion_tf.runs.fasttext_method")
 
 
 def register(*names: str):

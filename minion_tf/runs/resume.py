@@ -1,7 +1,7 @@
 """Resume an interrupted fit at the last finished epoch: weights, optimizer state and history.
 
 Example:
-    >>> first_epoch, past = restore_progress(run_dir / "progress", {"side": side, "optimizer": opt})
+    >>> first_epoch, past = restore_progress(run_dir / "progress", {"model": side, "optimizer": opt})
     >>> model.fit(ds, initial_epoch=first_epoch, callbacks=[EpochCheckpoint(run_dir / "progress", {...})])
 """
 from __future__ import annotations

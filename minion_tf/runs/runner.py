@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from minion_tf.cache import write_json_atomic
 from minion_tf.callbacks import EnergyConfig
 from minion_tf.metrics import apply_temperature, calibration_errors, nll, reliability_bins
 from minion_tf.metrics.reliability_plot import plot_reliability
+from minion_tf.metrics.task_metrics import glue_metrics, primary_score
 from minion_tf.runs.config import RunConfig
 from minion_tf.runs.record import git_commit, package_versions, param_line
 from minion_tf.runs.registry import get_method
@@ -41,8 +43,33 @@ def test_metrics(probs: np.ndarray, labels: np.ndarray, temperature: float | Non
     return out
 
 
+def evaluate(data, test_probs: dict, temperature: float | None = None) -> dict:
+    """The record's "test": the task's metrics and primary `score` (classifiers: also calibration).
+
+    With several test sets (MNLI matched / mismatched), metrics are suffixed by the set
+    ("accuracy_matched"), the score is their mean, and each set's full entry is under "sets".
+    """
+    spec, sets = data.spec, {}
+    for name in data.test_names:
+        labels = data.splits[name].labels
+        metrics = glue_metrics(spec, test_probs[name], labels)
+        entry = {"score": primary_score(spec, metrics), "metrics": metrics, "examples": len(labels)}
+        if not spec.is_regression:
+            entry.update(test_metrics(test_probs[name], labels, temperature))
+        sets[name] = entry
+    if len(sets) == 1:
+        return next(iter(sets.values()))
+    metrics = {f"{m}_{name.split('_', 1)[1]}": v for name, entry in sets.items() for m, v in entry["metrics"].items()}
+    return {"score": float(np.mean([e["score"] for e in sets.values()])), "metrics": metrics, "sets": sets}
+
+
 def run(config: RunConfig) -> dict:
-    """Train and test one configuration; a finished run (its run.json exists) is not redone."""
+    """Train and test one configuration (or `config.seeds` of them, averaged; see `run_seeds`).
+
+    A finished run (its run.json exists) is not redone.
+    """
+    if config.seeds > 1:
+        return run_seeds(config)
     method = get_method(config.model)
     run_dir = config.run_dir()
     record_path = run_dir / "run.json"
@@ -50,43 +77,74 @@ def run(config: RunConfig) -> dict:
         print(f"already finished: {record_path}")
         return json.loads(record_path.read_text())
     run_dir.mkdir(parents=True, exist_ok=True)
-    from minion_tf.runs.tweet_data import prepared_dir, read_splits
+    from minion_tf.runs.task_data import load_run_data
 
     start = time.perf_counter()
-    prepared = prepared_dir(config)
-    splits = read_splits(prepared)
+    data = load_run_data(config)
+    print(f"{config.task}: " + ", ".join(f"{name} {len(split)}" for name, split in data.splits.items())
+          + f" examples from {data.source}", flush=True)
     from minion_tf.callbacks.keras2 import CalibrationCallback, EnergyCallback
 
     energy = EnergyCallback(EnergyConfig(csv_path=str(run_dir / "energy.csv")))
     calibration = []
 
-    def callbacks_for(val):
-        calibration[:] = [CalibrationCallback(val, out_dir=str(run_dir))]
+    def callbacks_for(val, calibrate: bool):
+        calibration[:] = [CalibrationCallback(val, out_dir=str(run_dir))] if calibrate else []
         return [energy, *calibration]
 
     with energy:
-        result = method.train(config, splits, run_dir, callbacks_for)
+        result = method.train(config, data, run_dir, callbacks_for)
     calib = calibration[0].summary if calibration else {}
-    test = test_metrics(result["test_probs"], splits["test"][1], calib.get("temperature"))
-    print(f"test: accuracy {test['accuracy']:.4f}  ACE {100 * test['ace']:.2f}  MCE {100 * test['mce']:.2f}  "
-          f"NLL {test['nll']:.4f}  ({test['examples']} tweets)")
-    plot_reliability({f"{config.model}-{config.hidden} test": (result["test_probs"], splits["test"][1])},
-                     run_dir / "reliability_test.png")
+    test = evaluate(data, result["test_probs"], calib.get("temperature"))
+    line = f"test: {data.spec.primary} {test['score']:.4f}"
+    if "ace" in test:
+        if data.spec.primary != "accuracy":
+            line += f"  accuracy {test['accuracy']:.4f}"
+        line += f"  ACE {100 * test['ace']:.2f}  MCE {100 * test['mce']:.2f}  NLL {test['nll']:.4f}"
+    print(f"{line}  ({', '.join(f'{n} {len(data.splits[n])}' for n in data.test_names)} examples)")
+    first = data.test_names[0]
+    if not data.spec.is_regression:
+        plot_reliability({f"{config.label()} {first}": (result["test_probs"][first], data.splits[first].labels)},
+                         run_dir / "reliability_test.png")
     record = {
         "config": config.as_dict(),
         "epochs": result["history"],
+        "best_epoch": result["best_epoch"],
         "test": test,
         "params": result["params"],
         "timings": {**result["timings"], "total_s": time.perf_counter() - start},
-        "data": {name: len(texts) for name, (texts, _) in splits.items()},
-        "prepared": str(prepared),  # its stats.json says how to normalise new texts (see submission)
+        "data": {name: len(split) for name, split in data.splits.items()},
+        "prepared": data.source,  # tweets: its stats.json says how to normalise new texts (see submission)
         "energy": energy.summary,
         "calibration_val": calib,
         **result.get("details", {}),
         "versions": package_versions(),
         "git_commit": git_commit(),
     }
-    np.save(run_dir / "test_probs.npy", result["test_probs"])
+    for name, probs in result["test_probs"].items():
+        np.save(run_dir / f"{name}_probs.npy", probs)
     write_json_atomic(record_path, record)
     print(f"wrote {record_path}")
     return record
+
+
+def run_seeds(config: RunConfig) -> dict:
+    """Runs seeds `seed .. seed + seeds - 1`, then writes their mean and spread next to them.
+
+    Example:
+        >>> run(RunConfig(task="rte", model="freeze", last_k=2, seeds=2))["test"]["score"]["mean"]
+    """
+    records = [run(replace(config, seed=config.seed + i, seeds=1)) for i in range(config.seeds)]
+    scores = np.array([r["test"]["score"] for r in records])
+    metrics = {m: [r["test"]["metrics"][m] for r in records] for m in records[0]["test"]["metrics"]}
+    summary = {"config": config.as_dict(), "runs": [str(replace(config, seed=config.seed + i, seeds=1).run_dir())
+                                                     for i in range(config.seeds)],
+               "test": {"score": {"mean": float(scores.mean()), "std": float(scores.std(ddof=1))},
+                        "metrics": {m: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1))}
+                                    for m, v in metrics.items()}},
+               "train_s": {"mean": float(np.mean([r["timings"]["train_s"] for r in records]))}}
+    path = Path(config.out) / f"{replace(config, seeds=1).run_dir().name}-seeds{config.seeds}.json"
+    write_json_atomic(path, summary)
+    print(f"mean of {config.seeds} seeds: {config.task} score {scores.mean():.4f} "
+          f"± {scores.std(ddof=1):.4f}; wrote {path}")
+    return summary

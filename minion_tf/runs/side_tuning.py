@@ -19,15 +19,30 @@ def cache_root(config) -> Path:
     return Path(config.cache_dir) if config.cache_dir else Path(config.out) / "cache"
 
 
-def split_cache_dir(config, backbone, name: str, texts, labels) -> Path:
+def split_cache_dir(config, backbone, name: str, split) -> Path:
     """One directory per encoder name, max length, split and data; a mismatching spec inside
     (other weights or tokenizer under the same name) is refused by the cache."""
     slug = re.sub(r"[^A-Za-z0-9.-]+", "_", backbone.name.rstrip("/").split("/")[-1])
-    return cache_root(config) / f"{slug}-L{config.max_length}" / f"{name}-{data_digest(texts, labels)}"
+    return cache_root(config) / f"{slug}-L{config.max_length}" / f"{name}-{data_digest(*cache_key(split))}"
+
+
+def cache_key(split) -> tuple:
+    """(texts, class ids or None, second texts or None): what a split's cache depends on."""
+    return split.texts, (None if split.labels.dtype.kind == "f" else split.labels), split.pairs
+
+
+class CachedSplit:
+    """A split's cache served with the split's own labels (regression scores are not stored)."""
+
+    def __init__(self, cache, labels):
+        self.cache, self.labels = cache, labels
+
+    def dataset(self, batch_size: int, **kwargs):
+        return self.cache.dataset(batch_size, labels=self.labels, **kwargs)
 
 
 def predict_ordered(model, dataset, n: int, num_labels: int = NUM_LABELS) -> np.ndarray:
-    """Probabilities in example order from a dataset built `with_rows`."""
+    """Outputs in example order, (n, num_labels), from a dataset built `with_rows`."""
     import tensorflow as tf
 
     predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
@@ -35,6 +50,26 @@ def predict_ordered(model, dataset, n: int, num_labels: int = NUM_LABELS) -> np.
     for x, _, rows in dataset:
         probs[rows.numpy()] = predict(x).numpy()
     return probs
+
+
+def check_max_length(config, backbone) -> None:
+    if config.max_length > backbone.max_positions:
+        raise MinionError(f"--max-length {config.max_length} exceeds {backbone.name}'s "
+                          f"{backbone.max_positions} positions")
+
+
+def tokenize(backbone, data, max_length: int) -> dict:
+    """{split name: TokenSplit} of every split of a run's data (pairs joined by the tokenizer)."""
+    from minion_tf.token_split import TokenSplit
+
+    return {n: TokenSplit.from_texts(backbone.tokenizer, s.texts, s.labels, max_length, pairs=s.pairs)
+            for n, s in data.splits.items()}
+
+
+def predict_tests(model, feeds: dict, data, batch_size: int) -> dict:
+    """{test split name: (n, outputs) predictions in example order}."""
+    return {n: predict_ordered(model, feeds[n].dataset(batch_size, with_rows=True), len(data.splits[n]),
+                               data.spec.num_labels) for n in data.test_names}
 
 
 @register("read", "minion")
@@ -48,39 +83,37 @@ class SideTuning:
             return 1e-3 if config.hidden < 64 else 3e-4
         return 1e-3
 
-    def build(self, config, num_states: int, model_dim: int):
+    def build(self, config, num_states: int, model_dim: int, num_labels: int = NUM_LABELS):
         from minion_tf.models.side_tuning import build_side_model
 
-        return build_side_model(config.model, config.hidden, num_states, model_dim, NUM_LABELS)
+        return build_side_model(config.model, config.hidden, num_states, model_dim, num_labels)
 
     def describe(self, config) -> dict:
         from minion_tf.backbones import describe_dims
+        from minion_tf.runs.task_data import task_spec
 
         dims = describe_dims(config.encoder)
-        side = self.build(config, dims["num_states"], dims["model_dim"])
+        side = self.build(config, dims["num_states"], dims["model_dim"], task_spec(config.task).num_labels)
         return {"trainable": int(side.count_params()), "total": int(side.count_params()) + dims["encoder_params"]}
 
-    def train(self, config, splits: dict, run_dir: Path, callbacks_for) -> dict:
-        """Train on splits {"train", "val", "test"}; save the side weights; return the record's parts."""
+    def train(self, config, data, run_dir: Path, callbacks_for) -> dict:
+        """Train on the run's splits; save the side weights; return the record's parts."""
         import tf_keras as keras
 
         from minion_tf.backbones import load_backbone
         from minion_tf.models.streaming import StreamingSideModel
+        from minion_tf.runs.fitting import compile_for, fit_epochs
         from minion_tf.runs.record import param_line
-        from minion_tf.runs.resume import EpochCheckpoint, restore_progress
-        from minion_tf.token_split import TokenSplit
 
         backbone = load_backbone(config.encoder, config.tokenizer)
-        if config.max_length > backbone.max_positions:
-            raise MinionError(f"--max-length {config.max_length} exceeds {backbone.name}'s "
-                              f"{backbone.max_positions} positions")
+        check_max_length(config, backbone)
         keras.utils.set_random_seed(config.seed)
-        side = self.build(config, backbone.num_states, backbone.model_dim)
+        side = self.build(config, backbone.num_states, backbone.model_dim, data.spec.num_labels)
         trainable = int(sum(np.prod(w.shape) for w in side.trainable_weights))
         total = trainable + int(backbone.encoder.count_params())
         print(param_line(trainable, total), flush=True)
 
-        tokens = {n: TokenSplit.from_texts(backbone.tokenizer, *splits[n], config.max_length) for n in splits}
+        tokens = tokenize(backbone, data, config.max_length)
         num_tokens = sum(int(t.lengths.sum()) for t in tokens.values())
         estimate = estimate_bytes(num_tokens, backbone.num_states, backbone.model_dim)
         streaming = config.no_cache or estimate > config.cache_budget_gb * 2**30
@@ -92,51 +125,48 @@ class SideTuning:
             model = StreamingSideModel(backbone, side)
         else:
             start = time.perf_counter()
-            feeds = {n: build_cache(backbone, *splits[n], split_cache_dir(config, backbone, n, *splits[n]),
-                                    config.max_length) for n in splits}
+            feeds = {}
+            for n, split in data.splits.items():
+                texts, labels, pairs = cache_key(split)
+                cache = build_cache(backbone, texts, labels, split_cache_dir(config, backbone, n, split),
+                                    config.max_length, pairs=pairs)
+                feeds[n] = CachedSplit(cache, split.labels)
             timings["cache_s"] = time.perf_counter() - start
             model = side
         optimizer = keras.optimizers.Adam(config.resolved_lr(), beta_1=0.9, beta_2=0.999)
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        # Build the optimizer's slots before restoring, so a resumed run continues exactly.
-        optimizer.build(side.trainable_variables)
-        trackables = {"side": side, "optimizer": optimizer}
-        first_epoch, past = restore_progress(run_dir / "progress", trackables)
-        if first_epoch:
-            print(f"resuming {run_dir} after epoch {first_epoch}", flush=True)
-        train = feeds["train"].dataset(config.batch_size, seed=config.seed, first_epoch=first_epoch)
-        val = feeds["val"].dataset(config.batch_size)
-        checkpoint = EpochCheckpoint(run_dir / "progress", trackables, past)
+        compile_for(model, data.spec, optimizer)
+        fit = fit_epochs(config, data.spec, run_dir, model, side, optimizer, feeds, callbacks_for)
+        timings["train_s"] = fit["train_s"]
         start = time.perf_counter()
-        model.fit(train, validation_data=val, epochs=config.epochs, initial_epoch=first_epoch, verbose=2,
-                  callbacks=[*callbacks_for(val), checkpoint])
-        timings["train_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        test_probs = predict_ordered(model, feeds["test"].dataset(config.batch_size, with_rows=True),
-                                     len(splits["test"][0]))
+        test_probs = predict_tests(model, feeds, data, config.batch_size)
         timings["test_s"] = time.perf_counter() - start
-        save_side(run_dir, side, config, backbone)
-        return {"history": checkpoint.history, "test_probs": test_probs, "timings": timings,
-                "params": {"trainable": trainable, "total": total},
+        save_side(run_dir, side, config, backbone, data.spec.num_labels)
+        return {"history": fit["history"], "best_epoch": fit["best_epoch"], "test_probs": test_probs,
+                "timings": timings, "params": {"trainable": trainable, "total": total},
                 "details": {"streaming": streaming, "cache_estimate_bytes": estimate, "num_tokens": num_tokens}}
 
     @staticmethod
     def load_predictor(run_dir: Path):
-        """texts -> (n, 2) probabilities: the saved side network on its frozen encoder."""
+        """texts (and pairs) -> (n, outputs) predictions: the saved side network on its frozen encoder."""
         from minion_tf.models.streaming import StreamingSideModel
-        from minion_tf.token_split import TokenSplit
 
         backbone, side, saved = load_side(run_dir)
-        model = StreamingSideModel(backbone, side)
-
-        def predict(texts) -> np.ndarray:
-            split = TokenSplit.from_texts(backbone.tokenizer, list(texts), np.zeros(len(texts)), saved["max_length"])
-            return predict_ordered(model, split.dataset(256, with_rows=True), len(texts), saved["num_labels"])
-
-        return predict
+        return encoder_predictor(backbone, StreamingSideModel(backbone, side), saved)
 
 
-def save_side(run_dir: Path, side, config, backbone) -> None:
+def encoder_predictor(backbone, model, saved: dict):
+    """`predict(texts, pairs=None) -> (n, outputs)` for a model that reads token ids."""
+    from minion_tf.token_split import TokenSplit
+
+    def predict(texts, pairs=None) -> np.ndarray:
+        split = TokenSplit.from_texts(backbone.tokenizer, list(texts), np.zeros(len(texts)), saved["max_length"],
+                                      pairs=pairs)
+        return predict_ordered(model, split.dataset(256, with_rows=True), len(texts), saved["num_labels"])
+
+    return predict
+
+
+def save_side(run_dir: Path, side, config, backbone, num_labels: int = NUM_LABELS) -> None:
     """Only the trainable side network's weights, plus what rebuilding it needs."""
     from minion_tf.cache import write_json_atomic
 
@@ -144,7 +174,7 @@ def save_side(run_dir: Path, side, config, backbone) -> None:
     side.save_weights(str(tmp))
     tmp.replace(run_dir / "side.weights.h5")
     write_json_atomic(run_dir / "side_model.json", {
-        "side": config.model, "hidden": config.hidden, "num_labels": NUM_LABELS,
+        "side": config.model, "hidden": config.hidden, "num_labels": num_labels,
         "num_states": backbone.num_states, "model_dim": backbone.model_dim, "max_length": config.max_length,
         "encoder": config.encoder, "tokenizer": config.tokenizer, "identity": backbone.identity()})
 

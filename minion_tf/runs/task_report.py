@@ -48,15 +48,15 @@ def load_task_records(dirs) -> list[dict]:
             try:
                 record = json.loads(path.read_text())
                 config = record["config"]
-            except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as err:
+                task = config.get("task", "tweets")
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as err:
                 raise MinionError(f"{path}: not a run record ({type(err).__name__}: {err})") from None
-            if config.get("task", "tweets") == "tweets":
+            if task == "tweets":
                 continue
-            missing = [k for k in ("epochs", "test") if k not in record] + (
-                [] if "model" in config else ["config.model"])
+            missing = [k for k in ("epochs", "test") if k not in record] + [
+                f"config.{k}" for k in ("model", "lr") if k not in config]
             if missing:
                 raise MinionError(f"{path}: not a run record (no {', '.join(missing)})")
-            record["_path"] = str(path)
             records.append(record)
     if not records:
         raise MinionError(f"no GLUE or IMDb run.json under {', '.join(map(str, dirs))}")
@@ -137,7 +137,8 @@ def _score_row(key: tuple, runs: list[dict], baseline_s: float | None) -> dict:
     trainable, total = params.get("trainable"), params.get("total")
     train_s = _mean([_number(r.get("timings", {}).get("train_s")) for r in runs])
     bests = [best_epoch(r) for r in runs]
-    row.update({"trainable params": trainable, "trainable %": 100 * trainable / total if trainable is not None and total else None,
+    share = 100 * trainable / total if trainable is not None and total else None
+    row.update({"trainable params": trainable, "trainable %": share,
                 "best epoch": _mean([math.nan if b is None else b + 1 for b in bests]),
                 "epochs run": _mean([len(r["epochs"]) for r in runs]), "train s": train_s,
                 "time vs finetune 2e-5": train_s / baseline_s if baseline_s else None})
@@ -196,10 +197,12 @@ def plot_score_vs_time(records: list[dict], path: Path) -> Path:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     groups = _groups(records, _glue_key)
+    several_scales = len({key[:3] for key in groups}) > 1
     for key in sorted(groups, key=_sort_key):
         run = _first_seed(groups[key])
         x, y = _elapsed(run["epochs"]), [100 * _number(e.get("val_score")) for e in run["epochs"]]
-        (line,) = ax.plot(x, y, marker="o", markersize=4, linewidth=1.2, label=f"{key[3]} (lr {key[4]:g})")
+        label = f"{key[3]} (lr {key[4]:g}" + (f", {key[2]} train)" if several_scales else ")")
+        (line,) = ax.plot(x, y, marker="o", markersize=4, linewidth=1.2, label=label)
         best = best_epoch(run)
         if best is not None and best < len(x):
             ax.plot([x[best]], [y[best]], marker="*", markersize=12, color=line.get_color(), linestyle="none")
@@ -246,8 +249,9 @@ def imdb_rows(records: list[dict]) -> list[dict]:
 
 GLUE_HEAD = ["task", "encoder", "train n", "method", "lr", "seeds", "metric", "score %", "score std"]
 GLUE_TAIL = ["trainable params", "trainable %", "best epoch", "epochs run", "train s", "time vs finetune 2e-5"]
-GLUE_NOTE = ("Test split (GLUE dev; MNLI: mean of matched and mismatched). Mean over seeds; score std is the "
-             "sample standard deviation (— with one seed). Metrics in % (correlations x 100). Best epoch "
+GLUE_NOTE = ("Test split (GLUE: the dev set, MNLI's score the mean of matched and mismatched; IMDb: its test set). "
+             "Score = the task's primary metric (column metric). Mean over seeds; score std is the sample "
+             "standard deviation (— with one seed). Metrics in % (correlations x 100). Best epoch "
              "(1-based) is the restored one; time vs finetune 2e-5 = train s / train s of full fine-tuning at "
              "lr 2e-5 on the same task and scale. Built from run.json files only.")
 IMDB_NOTE = ("Per epoch of the lowest seed's run; train/val = the split of the training data in %. "

@@ -1,52 +1,100 @@
 """The Pittsburgh protocol's stopping rule and its per-epoch record of score against time.
 
-`early_stopping` is tf_keras' own `EarlyStopping`, configured: stop when the monitored validation
-score has not improved by at least `min_delta` for `patience` (2) consecutive epochs, and restore
-the weights of the best epoch (tf_keras restores them at the end of training whether or not it
-stopped early). `ScoreTimeLogger` puts that score into `logs` each epoch, so it must come
-before the early stopping (and any CSV/JSON logger) in the callback list.
+`ScoreTimeLogger` puts the task's validation metrics, its primary `val_score`, the epoch's
+seconds and the seconds since training began into `logs` each epoch; `BestEpochStopping`
+stops when `val_score` has not improved by at least `min_delta` for `patience` consecutive
+epochs, keeps the best epoch's weights in a file and loads them back at the end. Both resume:
+given the logs of the epochs already run, they continue the clock and the count. Put the
+logger before the stopper (and any CSV/JSON logger) in the callback list.
 
 Example:
-    >>> logger = ScoreTimeLogger("cola", x_val, y_val)
-    >>> model.fit(x, y, epochs=10, callbacks=[logger, early_stopping(min_delta=1e-3)])
-    >>> logger.history[-1]      # {"epoch": 3, "val_score": 0.41, "val_matthews_corrcoef": 0.41, ..., "elapsed_s": 52.1}
+    >>> logger = ScoreTimeLogger("cola", val_dataset)
+    >>> stopper = BestEpochStopping(model, "run/best.weights.h5", patience=2, min_delta=1e-3)
+    >>> model.fit(train, epochs=10, callbacks=[logger, stopper])
+    >>> stopper.best_epoch, logger.history[-1]["val_score"]
 """
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import tf_keras as keras
 
+from minion_tf.callbacks.calibration_monitor import predict_probs
 from minion_tf.metrics.task_metrics import glue_metrics, primary_score
 
 
-def early_stopping(min_delta: float = 0.0, patience: int = 2, monitor: str = "val_score") -> keras.callbacks.EarlyStopping:
-    """Stop after `patience` epochs without a gain of `min_delta` in `monitor` (higher is better); keep the best."""
-    return keras.callbacks.EarlyStopping(monitor=monitor, min_delta=min_delta, patience=patience, mode="max",
-                                         restore_best_weights=True)
-
-
 class ScoreTimeLogger(keras.callbacks.Callback):
-    """Each epoch: the task's validation metrics (`val_<metric>`), its primary `val_score`, and
-    `elapsed_s` since training began, added to `logs` and kept in `history` (one dict per epoch).
+    """Each epoch: `val_<metric>` of `task` (a name or `TaskSpec`), `val_score`, `epoch_s`, `elapsed_s`.
+
+    `validation_data` is `(x, y)` or an iterable of `(x, y)` batches; `past` are the logs of
+    epochs run before a resume (their last `elapsed_s` continues the clock).
     """
 
-    def __init__(self, task, x_val, y_val, batch_size: int = 64):
+    def __init__(self, task, validation_data, past: list[dict] | None = None, batch_size: int = 256):
         super().__init__()
-        self.task, self.x_val, self.y_val, self.batch_size = task, x_val, y_val, batch_size
+        self.task, self.validation_data, self.batch_size = task, validation_data, batch_size
+        self.past = list(past or [])
         self.history: list[dict] = []
-        self._start = 0.0
 
     def on_train_begin(self, logs=None):
         self.history = []
+        self._offset = self.past[-1].get("elapsed_s", 0.0) if self.past else 0.0
         self._start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        predictions = self.model.predict(self.x_val, batch_size=self.batch_size, verbose=0)
-        metrics = glue_metrics(self.task, predictions, self.y_val)
+        predictions, labels = predict_probs(self.model, self.validation_data, self.batch_size)
+        metrics = glue_metrics(self.task, predictions, labels)
         record = {f"val_{name}": value for name, value in metrics.items()}
         record["val_score"] = primary_score(self.task, metrics)
-        record["elapsed_s"] = time.perf_counter() - self._start
+        record["epoch_s"] = time.perf_counter() - self._epoch_start
+        record["elapsed_s"] = self._offset + time.perf_counter() - self._start
         logs.update(record)
         self.history.append({"epoch": epoch, **record})
+
+
+class BestEpochStopping(keras.callbacks.Callback):
+    """Stop after `patience` epochs without a gain of `min_delta` in `val_score`; end on the best weights.
+
+    The best epoch's weights of `model` (the part that trains) are written to `path` (to a
+    temporary name, then renamed) and loaded back when training ends. `past` are the logs of
+    epochs run before a resume: the best score and the count of epochs without gain continue
+    from them (`done` says whether the rule had already stopped the run).
+    """
+
+    def __init__(self, model, path, patience: int = 2, min_delta: float = 0.0, past: list[dict] | None = None):
+        super().__init__()
+        if patience < 1:
+            raise ValueError(f"BestEpochStopping: patience must be >= 1, got {patience}")
+        self.target, self.path, self.patience, self.min_delta = model, Path(path), patience, min_delta
+        self.best, self.best_epoch, self.wait = None, None, 0
+        for epoch, logs in enumerate(past or []):
+            self._update(epoch, logs["val_score"])
+
+    @property
+    def done(self) -> bool:
+        return self.wait >= self.patience
+
+    def _update(self, epoch: int, score: float) -> bool:
+        if self.best is None or score >= self.best + self.min_delta:
+            self.best, self.best_epoch, self.wait = score, epoch, 0
+            return True
+        self.wait += 1
+        return False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._update(epoch, float(logs["val_score"])):
+            tmp = self.path.with_name("tmp-" + self.path.name)
+            self.target.save_weights(str(tmp))
+            tmp.replace(self.path)
+        if self.done:
+            self.model.stop_training = True
+
+    def restore(self) -> None:
+        """Load the best epoch's weights (after `fit`, also when it ran no epoch because `done`)."""
+        if self.path.is_file():
+            self.target.load_weights(str(self.path))

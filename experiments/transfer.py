@@ -1,0 +1,58 @@
+"""The fine-tuning family on GLUE (Pittsburgh) or IMDb (UCSD), resumable, then its tables and plots.
+
+    python experiments/transfer.py glue --max-examples 500 --epochs 4 --out runs/glue --results results/glue
+    python experiments/transfer.py imdb --max-examples 300 --epochs 10 --out runs/imdb --results results/imdb
+
+Finished runs are skipped and a cut one resumes; the tables are rebuilt from every run.json under --out.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from minion_tf.errors import MinionError  # noqa: E402
+from minion_tf.runs.suites import GLUE_TASKS  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="experiments/transfer.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("suite", choices=("glue", "imdb"))
+    p.add_argument("--tasks", nargs="+", default=list(GLUE_TASKS), help="glue: tasks (default: %(default)s)")
+    p.add_argument("--fractions", nargs="+", type=float, default=[0.9, 0.3], help="imdb: train fractions")
+    p.add_argument("--encoder", default="minilm")
+    p.add_argument("--max-examples", type=int, default=500, help="seeded cap on each task's train set")
+    p.add_argument("--max-test-examples", type=int, default=0, help="seeded cap on each test set (0 = all)")
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seeds", type=int, default=1, help="seeds per configuration, averaged in the table")
+    p.add_argument("--out", default="runs/transfer", help="folder of the runs")
+    p.add_argument("--results", default="results/glue", help="folder of the tables and plots")
+    args = p.parse_args(argv)
+    base = {"encoder": args.encoder, "max_examples": args.max_examples or None, "max_length": args.max_length,
+            "max_test_examples": args.max_test_examples or None, "epochs": args.epochs,
+            "batch_size": args.batch_size, "seeds": args.seeds, "out": args.out}
+    try:
+        from minion_tf.runs.runner import run
+        from minion_tf.runs.suites import glue_suite, imdb_suite
+        from minion_tf.runs.task_report import build_task_report
+
+        configs = glue_suite(base, args.tasks) if args.suite == "glue" else imdb_suite(base, args.fractions)
+        for i, config in enumerate(configs, 1):
+            print(f"[{i}/{len(configs)}] {config.task} {config.label()} lr {config.resolved_lr():g}", flush=True)
+            run(config)
+        paths = build_task_report([Path(args.out)], Path(args.results))
+    except MinionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command; finished runs are skipped, the cut one resumes", file=sys.stderr)
+        return 130
+    print("wrote " + ", ".join(map(str, paths)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The epoch loop every Keras run method shares: resume, task score per epoch, early stopping, checkpoints.
+
+Example:
+    >>> out = fit_epochs(config, data.spec, run_dir, model, side, optimizer, feeds, callbacks_for)
+    >>> out["history"][-1]["val_score"], out["best_epoch"]
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from minion_tf.runs.resume import EpochCheckpoint, restore_progress
+from minion_tf.training.early_stopping import BestEpochStopping, ScoreTimeLogger
+
+
+def compile_for(model, spec, optimizer) -> None:
+    """Cross-entropy and accuracy for a classification task; MSE for a regression one (STS-B)."""
+    if spec.is_regression:
+        model.compile(optimizer=optimizer, loss="mse")
+    else:
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: dict, callbacks_for,
+               variables=None) -> dict:
+    """Fit `model` on `feeds["train"]` for `config.epochs`, resuming after the last finished epoch.
+
+    `trained` is the part whose weights train and are checkpointed (the side network, or the
+    whole model; `variables`, if given, are the only ones the optimizer updates); `feeds` map "train" / "val" to objects with `dataset(batch_size, seed=...,
+    first_epoch=...)`. Each epoch logs the task's validation score and time; with a patience
+    (`config.resolved_patience()`), training stops early and ends on the best epoch's weights.
+    Returns `{"history": per-epoch logs, "best_epoch": index, "train_s": seconds of this call}`.
+    """
+    trackables = {"model": trained, "optimizer": optimizer}
+    optimizer.build(variables or trained.trainable_variables)  # slots exist before a restore fills them
+    first_epoch, past = restore_progress(run_dir / "progress", trackables)
+    if first_epoch:
+        print(f"resuming {run_dir} after epoch {first_epoch}", flush=True)
+    val = feeds["val"].dataset(config.batch_size)
+    callbacks = [ScoreTimeLogger(spec, val, past), *callbacks_for(val, not spec.is_regression)]
+    stopper = None
+    if config.resolved_patience():
+        stopper = BestEpochStopping(trained, run_dir / "best.weights.h5", config.resolved_patience(),
+                                    config.min_delta, past)
+        callbacks.append(stopper)
+    checkpoint = EpochCheckpoint(run_dir / "progress", trackables, past)
+    start = time.perf_counter()
+    if first_epoch < config.epochs and not (stopper and stopper.done):
+        train = feeds["train"].dataset(config.batch_size, seed=config.seed, first_epoch=first_epoch)
+        model.fit(train, validation_data=val, epochs=config.epochs, initial_epoch=first_epoch, verbose=2,
+                  callbacks=[*callbacks, checkpoint])
+    train_s = time.perf_counter() - start
+    if stopper:
+        stopper.restore()
+        print(f"best epoch {stopper.best_epoch + 1}: val score {stopper.best:.4f}", flush=True)
+    history = checkpoint.history
+    return {"history": history, "best_epoch": stopper.best_epoch if stopper else len(history) - 1,
+            "train_s": train_s}
