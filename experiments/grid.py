@@ -6,8 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from minion_tf.errors import MinionError  # noqa: E402
-from minion_tf.runs.cli import add_shared_args  # noqa: E402
+from minion_tf.runs.cli import add_shared_args, guarded  # noqa: E402
 from minion_tf.runs.grid import HIDDENS, LRS, MODELS  # noqa: E402
 
 
@@ -23,22 +22,16 @@ def main(argv=None) -> int:
     base = {k: v for k, v in vars(args).items() if k not in ("models", "hiddens", "lrs", "results", "table_only")}
     if base["max_examples"] == 0:
         base["max_examples"] = None
-    try:
+
+    def action():
         from minion_tf.runs.grid import GridConfig, run_grid, write_grid_table
 
         grid = GridConfig(tuple(args.models), tuple(args.hiddens), tuple(args.lrs), base)
         if not args.table_only:
             run_grid(grid, Path(args.results))
-        paths = write_grid_table(grid, Path(args.results))
-    except MinionError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: rerun the same command; finished cells are skipped, the cut one resumes",
-              file=sys.stderr)
-        return 130
-    print("wrote " + ", ".join(map(str, paths)))
-    return 0
+        print("wrote " + ", ".join(map(str, write_grid_table(grid, Path(args.results)))))
+
+    return guarded(action, "interrupted: rerun the same command; finished cells are skipped, the cut one resumes")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from minion_tf.errors import MinionError  # noqa: E402
+from minion_tf.runs.cli import guarded  # noqa: E402
 from minion_tf.runs.multitask_config import DEFAULT_MAX_EXAMPLES, DEFAULT_SST_LOSS_WEIGHT, MultitaskConfig  # noqa: E402
 
 
@@ -74,18 +74,14 @@ def config_from_args(args) -> MultitaskConfig:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    try:
+
+    def action():
         config = config_from_args(args)
         from minion_tf.runs.multitask import describe, run
 
         describe(config) if args.describe else run(config)
-    except MinionError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: rerun the same command to resume after the last finished epoch", file=sys.stderr)
-        return 130
-    return 0
+
+    return guarded(action)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from minion_tf.errors import MinionError  # noqa: E402
+from minion_tf.runs.cli import guarded  # noqa: E402
 from minion_tf.runs.defaults import shared_data_root  # noqa: E402
 
 
@@ -17,15 +17,14 @@ def main(argv=None) -> int:
                    help="the competition's test_data.txt (default ../shared/data/cil_test/test_data.txt)")
     p.add_argument("--out", required=True, help="submission CSV to write (Id,Prediction)")
     args = p.parse_args(argv)
-    try:
+
+    def action():
         from minion_tf.submission import write_submission
 
         summary = write_submission(Path(args.run), Path(args.test_data), Path(args.out))
-    except MinionError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.out}: {summary['rows']} rows, {100 * summary['positive_share']:.1f} % positive")
-    return 0
+        print(f"wrote {args.out}: {summary['rows']} rows, {100 * summary['positive_share']:.1f} % positive")
+
+    return guarded(action)
 
 
 if __name__ == "__main__":

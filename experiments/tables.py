@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from minion_tf.errors import MinionError  # noqa: E402
+from minion_tf.runs.cli import guarded  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -14,15 +14,13 @@ def main(argv=None) -> int:
     p.add_argument("--runs", default="runs", help="folder searched (at any depth) for run.json files")
     p.add_argument("--out", default="results", help="where table1/table2 (.md, .csv) and calibration.png go")
     args = p.parse_args(argv)
-    try:
+
+    def action():
         from minion_tf.runs.tables import build_tables
 
-        paths = build_tables(Path(args.runs), Path(args.out))
-    except MinionError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print("wrote " + ", ".join(map(str, paths)))
-    return 0
+        print("wrote " + ", ".join(map(str, build_tables(Path(args.runs), Path(args.out)))))
+
+    return guarded(action)
 
 
 if __name__ == "__main__":

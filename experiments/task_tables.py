@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from minion_tf.errors import MinionError  # noqa: E402
+from minion_tf.runs.cli import guarded  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -15,15 +15,13 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="results/glue",
                    help="where glue_scores and imdb_epochs (.md, .csv) and score_vs_time_<task>.png go")
     args = p.parse_args(argv)
-    try:
+
+    def action():
         from minion_tf.runs.task_report import build_task_report
 
-        paths = build_task_report([Path(d) for d in args.runs], Path(args.out))
-    except MinionError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print("wrote " + ", ".join(map(str, paths)))
-    return 0
+        print("wrote " + ", ".join(map(str, build_task_report([Path(d) for d in args.runs], Path(args.out)))))
+
+    return guarded(action)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from minion_tf.errors import MinionError  # noqa: E402
+from minion_tf.runs.cli import guarded  # noqa: E402
 from minion_tf.runs.suites import GLUE_TASKS  # noqa: E402
 
 
@@ -34,7 +34,8 @@ def main(argv=None) -> int:
     base = {"encoder": args.encoder, "max_examples": args.max_examples or None, "max_length": args.max_length,
             "max_test_examples": args.max_test_examples or None, "epochs": args.epochs,
             "batch_size": args.batch_size, "seeds": args.seeds, "out": args.out}
-    try:
+
+    def action():
         from minion_tf.runs.runner import run
         from minion_tf.runs.suites import glue_suite, imdb_suite
         from minion_tf.runs.task_report import build_task_report
@@ -43,15 +44,9 @@ def main(argv=None) -> int:
         for i, config in enumerate(configs, 1):
             print(f"[{i}/{len(configs)}] {config.task} {config.label()} lr {config.resolved_lr():g}", flush=True)
             run(config)
-        paths = build_task_report([Path(args.out)], Path(args.results))
-    except MinionError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: rerun the same command; finished runs are skipped, the cut one resumes", file=sys.stderr)
-        return 130
-    print("wrote " + ", ".join(map(str, paths)))
-    return 0
+        print("wrote " + ", ".join(map(str, build_task_report([Path(args.out)], Path(args.results)))))
+
+    return guarded(action, "interrupted: rerun the same command; finished runs are skipped, the cut one resumes")
 
 
 if __name__ == "__main__":

@@ -104,6 +104,12 @@ def encoder_from_config(config):
     return model
 
 
+def encoder_from_dict(config: dict):
+    """`encoder_from_config` of a config saved with `config.to_dict()` (a model's `get_config`)."""
+    transformers = _quiet_transformers()
+    return encoder_from_config(transformers.AutoConfig.for_model(**dict(config)))
+
+
 def _load_weights(directory: Path, config):
     transformers = _quiet_transformers()
     if (directory / "tf_model.h5").is_file():

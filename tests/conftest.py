@@ -65,3 +65,29 @@ def tweet_dir(tmp_path_factory) -> Path:
         lines = {" ".join(rng.choice(words + filler, size=rng.integers(3, 9))) + f" #{i}" for i in range(150)}
         (directory / name).write_text("\n".join(sorted(lines)) + "\n")
     return directory
+
+
+@pytest.fixture
+def cut_after_first_epoch(monkeypatch):
+    """`cut(config)` runs `config` and kills it (Ctrl-C) right after its first epoch's checkpoint;
+    it checks that the cut run left no run.json behind."""
+    from minion_tf.runs import resume
+    from minion_tf.runs.runner import run
+
+    real_end = resume.EpochCheckpoint.on_epoch_end
+
+    def die_after_first_epoch(self, epoch, logs=None):
+        real_end(self, epoch, logs)
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+    def cut(config):
+        monkeypatch.setattr(resume.EpochCheckpoint, "on_epoch_end", die_after_first_epoch)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                run(config)
+        finally:
+            monkeypatch.setattr(resume.EpochCheckpoint, "on_epoch_end", real_end)
+        assert not (config.run_dir() / "run.json").exists()  # an unfinished run never looks finished
+
+    return cut

@@ -87,24 +87,13 @@ def test_finetune_run_records_like_a_side_model_and_reloads_with_identical_predi
     assert json.loads((run_dir / "run.json").read_text())["prepared"]
 
 
-def test_interrupted_finetune_resumes_after_its_last_epoch(tiny_encoder_dir, tweet_dir, tmp_path, monkeypatch):
-    from minion_tf.runs import resume
+def test_interrupted_finetune_resumes_after_its_last_epoch(tiny_encoder_dir, tweet_dir, tmp_path,
+                                                          cut_after_first_epoch):
     from minion_tf.runs.runner import run
 
     straight = run(small(tiny_encoder_dir, tweet_dir, tmp_path / "a"))
-    real_end = resume.EpochCheckpoint.on_epoch_end
-
-    def die_after_first_epoch(self, epoch, logs=None):
-        real_end(self, epoch, logs)
-        if epoch == 0:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(resume.EpochCheckpoint, "on_epoch_end", die_after_first_epoch)
     config = small(tiny_encoder_dir, tweet_dir, tmp_path / "b")
-    with pytest.raises(KeyboardInterrupt):
-        run(config)
-    assert not (config.run_dir() / "run.json").exists()
-    monkeypatch.setattr(resume.EpochCheckpoint, "on_epoch_end", real_end)
+    cut_after_first_epoch(config)
     resumed = run(config)
     assert len(resumed["epochs"]) == 2
     assert resumed["epochs"][0]["loss"] == pytest.approx(straight["epochs"][0]["loss"], rel=1e-5)

@@ -66,24 +66,12 @@ def test_saved_side_weights_reload_onto_the_frozen_encoder_with_identical_predic
 
 
 def test_interrupted_run_resumes_after_its_last_epoch_and_matches_an_uninterrupted_one(
-        tiny_encoder_dir, tweet_dir, tmp_path, monkeypatch):
-    from minion_tf.runs import resume
+        tiny_encoder_dir, tweet_dir, tmp_path, cut_after_first_epoch):
     from minion_tf.runs.runner import run
 
     straight = run(small(tiny_encoder_dir, tweet_dir, tmp_path / "a", epochs=3))
-    real_end = resume.EpochCheckpoint.on_epoch_end
-
-    def die_after_first_epoch(self, epoch, logs=None):
-        real_end(self, epoch, logs)
-        if epoch == 0:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(resume.EpochCheckpoint, "on_epoch_end", die_after_first_epoch)
     config = small(tiny_encoder_dir, tweet_dir, tmp_path / "b", epochs=3)
-    with pytest.raises(KeyboardInterrupt):
-        run(config)
-    assert not (config.run_dir() / "run.json").exists()  # an unfinished run never looks finished
-    monkeypatch.setattr(resume.EpochCheckpoint, "on_epoch_end", real_end)
+    cut_after_first_epoch(config)
     resumed = run(config)
     assert len(resumed["epochs"]) == 3
     np.testing.assert_allclose([e["loss"] for e in resumed["epochs"]], [e["loss"] for e in straight["epochs"]],
@@ -109,7 +97,7 @@ def test_missing_data_and_bad_flags_give_one_line(tmp_path):
     bad = run_cli("--hidden", "0", "--out", tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --hidden must be at least 1, got 0"
     unknown = run_cli("--model", "nope", "--out", tmp_path)
-    assert unknown.returncode == 2 and "unknown model 'nope'; known: " in unknown.stderr and "minion, read" in unknown.stderr
+    assert unknown.returncode == 2 and "unknown model 'nope'; known: " in unknown.stderr and "minion, prompt, read" in unknown.stderr
 
 
 @pytest.mark.slow

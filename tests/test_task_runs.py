@@ -75,25 +75,13 @@ def test_side_model_on_pairs_with_seeds_early_stopping_and_reload(tiny_encoder_d
 
 
 def test_regression_task_with_a_fine_tuning_method_resumes_and_reloads(tiny_encoder_dir, glue_dir, tmp_path,
-                                                                         monkeypatch):
-    from minion_tf.runs import resume
+                                                                         cut_after_first_epoch):
     from minion_tf.runs.registry import get_method
     from minion_tf.runs.runner import run
 
     straight = run(small(tiny_encoder_dir, glue_dir, tmp_path / "a", task="stsb", model="bitfit", epochs=3))
-    real_end = resume.EpochCheckpoint.on_epoch_end
-
-    def die_after_first_epoch(self, epoch, logs=None):
-        real_end(self, epoch, logs)
-        if epoch == 0:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(resume.EpochCheckpoint, "on_epoch_end", die_after_first_epoch)
     config = small(tiny_encoder_dir, glue_dir, tmp_path / "b", task="stsb", model="bitfit", epochs=3)
-    with pytest.raises(KeyboardInterrupt):
-        run(config)
-    assert not (config.run_dir() / "run.json").exists()
-    monkeypatch.setattr(resume.EpochCheckpoint, "on_epoch_end", real_end)
+    cut_after_first_epoch(config)
     record = run(config)
     assert len(record["epochs"]) == len(straight["epochs"]) and record["best_epoch"] == straight["best_epoch"]
     assert record["epochs"][0]["loss"] == pytest.approx(straight["epochs"][0]["loss"], rel=1e-5)

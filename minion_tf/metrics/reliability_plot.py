@@ -48,6 +48,12 @@ def plot_reliability(
     ax.set_aspect("equal")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize="small")
+    return save_png(fig, path)
+
+
+def save_png(fig, path: Path) -> Path:
+    """Write `fig` as a PNG to a temporary name beside `path`, then rename: never a half-written file."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

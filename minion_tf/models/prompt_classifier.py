@@ -85,11 +85,7 @@ class PromptClassifier(keras.Model):
     @classmethod
     def from_config(cls, config):
         """A model of the same shape with a randomly initialised encoder (load weights into it)."""
-        import transformers
-
-        from minion_tf.backbones import encoder_from_config
+        from minion_tf.backbones import encoder_from_dict
 
         config = dict(config)
-        encoder_config = dict(config.pop("encoder_config"))
-        encoder = encoder_from_config(transformers.AutoConfig.for_model(**encoder_config))
-        return cls(encoder, **config)
+        return cls(encoder_from_dict(config.pop("encoder_config")), **config)

@@ -72,20 +72,34 @@ def config_from_args(args) -> RunConfig:
     return RunConfig(**values)
 
 
-def main(argv=None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        config = config_from_args(args)
-        from minion_tf.runs.runner import describe, run
+RESUME_HINT = "interrupted: rerun the same command to resume after the last finished epoch"
 
-        if args.describe:
-            describe(config)
-        else:
-            run(config)
+
+def guarded(action, interrupted: str = RESUME_HINT) -> int:
+    """Run `action()` for a command line: exit code 0; a `MinionError` prints one `error: ...` line
+    (2); Ctrl-C prints how to resume (130). No traceback reaches the user for bad input.
+
+    Example:
+        >>> sys.exit(guarded(lambda: run(config)))
+    """
+    try:
+        action()
     except MinionError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: rerun the same command to resume after the last finished epoch", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         return 130
     return 0
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+
+    def action():
+        config = config_from_args(args)
+        from minion_tf.runs.runner import describe, run
+
+        describe(config) if args.describe else run(config)
+
+    return guarded(action)

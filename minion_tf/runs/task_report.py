@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 from pathlib import Path
 
 from minion_tf.data.glue import TASKS
 from minion_tf.errors import MinionError
+from minion_tf.metrics.reliability_plot import save_png
 from minion_tf.runs.report import write_table
 from minion_tf.runs.tables import ENCODER_NAMES
 
@@ -171,17 +171,6 @@ def _elapsed(epochs: list[dict]) -> list[float]:
     return out
 
 
-def _save_png_atomic(fig, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fig.savefig(tmp, format="png", bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def plot_score_vs_time(records: list[dict], path: Path) -> Path:
     """PNG of validation score vs elapsed training seconds for one task's runs, one line per (method, lr).
 
@@ -214,7 +203,7 @@ def plot_score_vs_time(records: list[dict], path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _save_png_atomic(fig, path)
+    return save_png(fig, path)
 
 
 def _split(fraction) -> str | None:
