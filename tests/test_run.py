@@ -51,7 +51,8 @@ def test_saved_side_weights_reload_onto_the_frozen_encoder_with_identical_predic
         tiny_encoder_dir, tweet_dir, tmp_path):
     from minion_tf.models.streaming import StreamingSideModel
     from minion_tf.runs.runner import run
-    from minion_tf.runs.side_tuning import load_side, predict_ordered
+    from minion_tf.runs.fitting import predict_ordered
+    from minion_tf.runs.side_tuning import load_side
     from minion_tf.runs.tweet_data import load_splits
     from minion_tf.token_split import TokenSplit
 

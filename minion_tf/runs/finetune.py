@@ -77,7 +77,7 @@ class EncoderMethod:
         from minion_tf.models.trainability import parameter_count, restrict_optimizer
         from minion_tf.runs.fitting import compile_for, fit_epochs
         from minion_tf.runs.record import param_line
-        from minion_tf.runs.side_tuning import check_max_length, predict_tests, tokenize
+        from minion_tf.runs.fitting import check_max_length, predict_tests, tokenize
 
         backbone = load_backbone(config.encoder, config.tokenizer, trainable=True)
         check_max_length(config, backbone)
@@ -103,7 +103,7 @@ class EncoderMethod:
     @staticmethod
     def load_predictor(run_dir: Path):
         """texts (and pairs) -> (n, outputs) predictions from a finished run's trained weights."""
-        from minion_tf.runs.side_tuning import encoder_predictor
+        from minion_tf.runs.fitting import encoder_predictor
 
         backbone, model, saved = load_trained(run_dir)
         return encoder_predictor(backbone, model, saved)

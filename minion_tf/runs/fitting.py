@@ -1,4 +1,5 @@
-"""The epoch loop every Keras run method shares: resume, task score per epoch, early stopping, checkpoints.
+"""What every Keras run method shares: tokenising a run's splits, the epoch loop (resume, task score
+per epoch, early stopping, checkpoints) and predictions in example order.
 
 Example:
     >>> out = fit_epochs(config, data.spec, run_dir, model, side, optimizer, feeds, callbacks_for)
@@ -9,6 +10,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
+from minion_tf.errors import MinionError
 from minion_tf.runs.resume import EpochCheckpoint, restore_progress
 from minion_tf.training.early_stopping import BestEpochStopping, ScoreTimeLogger
 
@@ -56,3 +60,46 @@ def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: di
     history = checkpoint.history
     return {"history": history, "best_epoch": stopper.best_epoch if stopper else len(history) - 1,
             "train_s": train_s}
+
+
+def predict_ordered(model, dataset, n: int, num_labels: int = 2) -> np.ndarray:
+    """Outputs in example order, (n, num_labels), from a dataset built `with_rows`."""
+    import tensorflow as tf
+
+    predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    probs = np.zeros((n, num_labels), dtype=np.float32)
+    for x, _, rows in dataset:
+        probs[rows.numpy()] = predict(x).numpy()
+    return probs
+
+
+def check_max_length(config, backbone) -> None:
+    if config.max_length > backbone.max_positions:
+        raise MinionError(f"--max-length {config.max_length} exceeds {backbone.name}'s "
+                          f"{backbone.max_positions} positions")
+
+
+def tokenize(backbone, data, max_length: int) -> dict:
+    """{split name: TokenSplit} of every split of a run's data (pairs joined by the tokenizer)."""
+    from minion_tf.token_split import TokenSplit
+
+    return {n: TokenSplit.from_texts(backbone.tokenizer, s.texts, s.labels, max_length, pairs=s.pairs)
+            for n, s in data.splits.items()}
+
+
+def predict_tests(model, feeds: dict, data, batch_size: int) -> dict:
+    """{test split name: (n, outputs) predictions in example order}."""
+    return {n: predict_ordered(model, feeds[n].dataset(batch_size, with_rows=True), len(data.splits[n]),
+                               data.spec.num_labels) for n in data.test_names}
+
+
+def encoder_predictor(backbone, model, saved: dict):
+    """`predict(texts, pairs=None) -> (n, outputs)` for a model that reads token ids."""
+    from minion_tf.token_split import TokenSplit
+
+    def predict(texts, pairs=None) -> np.ndarray:
+        split = TokenSplit.from_texts(backbone.tokenizer, list(texts), np.zeros(len(texts)), saved["max_length"],
+                                      pairs=pairs)
+        return predict_ordered(model, split.dataset(256, with_rows=True), len(texts), saved["num_labels"])
+
+    return predict

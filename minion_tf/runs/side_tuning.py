@@ -41,37 +41,6 @@ class CachedSplit:
         return self.cache.dataset(batch_size, labels=self.labels, **kwargs)
 
 
-def predict_ordered(model, dataset, n: int, num_labels: int = NUM_LABELS) -> np.ndarray:
-    """Outputs in example order, (n, num_labels), from a dataset built `with_rows`."""
-    import tensorflow as tf
-
-    predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    probs = np.zeros((n, num_labels), dtype=np.float32)
-    for x, _, rows in dataset:
-        probs[rows.numpy()] = predict(x).numpy()
-    return probs
-
-
-def check_max_length(config, backbone) -> None:
-    if config.max_length > backbone.max_positions:
-        raise MinionError(f"--max-length {config.max_length} exceeds {backbone.name}'s "
-                          f"{backbone.max_positions} positions")
-
-
-def tokenize(backbone, data, max_length: int) -> dict:
-    """{split name: TokenSplit} of every split of a run's data (pairs joined by the tokenizer)."""
-    from minion_tf.token_split import TokenSplit
-
-    return {n: TokenSplit.from_texts(backbone.tokenizer, s.texts, s.labels, max_length, pairs=s.pairs)
-            for n, s in data.splits.items()}
-
-
-def predict_tests(model, feeds: dict, data, batch_size: int) -> dict:
-    """{test split name: (n, outputs) predictions in example order}."""
-    return {n: predict_ordered(model, feeds[n].dataset(batch_size, with_rows=True), len(data.splits[n]),
-                               data.spec.num_labels) for n in data.test_names}
-
-
 @register("read", "minion")
 class SideTuning:
     """The paper's side networks over a frozen encoder (DESIGN.md, item 1)."""
@@ -102,7 +71,7 @@ class SideTuning:
 
         from minion_tf.backbones import load_backbone
         from minion_tf.models.streaming import StreamingSideModel
-        from minion_tf.runs.fitting import compile_for, fit_epochs
+        from minion_tf.runs.fitting import check_max_length, compile_for, fit_epochs, predict_tests, tokenize
         from minion_tf.runs.record import param_line
 
         backbone = load_backbone(config.encoder, config.tokenizer)
@@ -149,21 +118,10 @@ class SideTuning:
     def load_predictor(run_dir: Path):
         """texts (and pairs) -> (n, outputs) predictions: the saved side network on its frozen encoder."""
         from minion_tf.models.streaming import StreamingSideModel
+        from minion_tf.runs.fitting import encoder_predictor
 
         backbone, side, saved = load_side(run_dir)
         return encoder_predictor(backbone, StreamingSideModel(backbone, side), saved)
-
-
-def encoder_predictor(backbone, model, saved: dict):
-    """`predict(texts, pairs=None) -> (n, outputs)` for a model that reads token ids."""
-    from minion_tf.token_split import TokenSplit
-
-    def predict(texts, pairs=None) -> np.ndarray:
-        split = TokenSplit.from_texts(backbone.tokenizer, list(texts), np.zeros(len(texts)), saved["max_length"],
-                                      pairs=pairs)
-        return predict_ordered(model, split.dataset(256, with_rows=True), len(texts), saved["num_labels"])
-
-    return predict
 
 
 def save_side(run_dir: Path, side, config, backbone, num_labels: int = NUM_LABELS) -> None:
