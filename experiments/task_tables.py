@@ -13,7 +13,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="experiments/task_tables.py", description=__doc__)
     p.add_argument("--runs", nargs="+", default=["runs"], help="folders searched (at any depth) for run.json files")
     p.add_argument("--out", default="results/glue",
-                   help="where glue_scores and imdb_epochs (.md, .csv) and score_vs_time_<task>.png go")
+                   help="where task_scores and imdb_epochs (.md, .csv) and score_vs_time_<task>.png go")
     args = p.parse_args(argv)
 
     def action():

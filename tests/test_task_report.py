@@ -80,9 +80,9 @@ def test_cli_writes_seed_averaged_scores_in_method_order_and_png_figures(runs, t
     result = subprocess.run([sys.executable, str(ROOT / "experiments" / "task_tables.py"), "--runs", *map(str, runs),
                              "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-1500:]
-    assert str(out / "glue_scores.csv") in result.stdout and "score_vs_time_rte.png" in result.stdout
+    assert str(out / "task_scores.csv") in result.stdout and "score_vs_time_rte.png" in result.stdout
 
-    rows = read_csv(out / "glue_scores.csv")
+    rows = read_csv(out / "task_scores.csv")
     assert [(r["task"], r["method"], float(r["lr"])) for r in rows] == [
         ("cola", "finetune", 2e-5), ("imdb", "finetune", 2e-5), ("imdb", "finetune", 2e-5), ("imdb", "bitfit", 1e-3),
         ("mnli", "finetune", 2e-5),
@@ -105,7 +105,7 @@ def test_cli_writes_seed_averaged_scores_in_method_order_and_png_figures(runs, t
     assert float(mnli["accuracy_matched %"]) == pytest.approx(76.0) and mnli["accuracy %"] == ""
     assert [r["train n"] for r in rows if r["task"] == "imdb"] == ["300", "900", "900"]  # scales kept apart
     assert float(by["imdb", "bitfit"]["time vs finetune 2e-5"]) == pytest.approx(60 / 90)  # same train n only
-    md = (out / "glue_scores.md").read_text()
+    md = (out / "task_scores.md").read_text()
     assert "| rte | minilm | 900 | finetune | 2e-05 | 2 | accuracy | 62 | 2.828 |" in md and "Built from run.json" in md
 
     for task in ("cola", "imdb", "mnli", "rte"):

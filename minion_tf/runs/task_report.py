@@ -1,7 +1,7 @@
 """GLUE and IMDb results (DESIGN.md, papers 3 and 4), rebuilt from run.json files only.
 
 Writes into one folder:
-- `glue_scores.md/.csv`: one row per (task, scale, method, lr), averaged over seeds: test
+- `task_scores.md/.csv`: one row per (task, scale, method, lr), averaged over seeds: test
   score, the other test metrics, trainable parameters, epochs, train time and its ratio to
   full fine-tuning at lr 2e-5 on the same task (the Pittsburgh comparison);
 - `score_vs_time_<task>.png`: validation score against elapsed training time, per method;
@@ -11,7 +11,7 @@ Tweet runs (no task, or task "tweets") are left to `minion_tf.runs.tables`.
 
 Example:
     >>> build_task_report([Path("runs/glue"), Path("runs/imdb")], Path("results/glue"))
-    [PosixPath('results/glue/glue_scores.md'), ...]
+    [PosixPath('results/glue/task_scores.md'), ...]
 """
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def _score_row(key: tuple, runs: list[dict], baseline_s: float | None) -> dict:
 
 
 def glue_rows(records: list[dict]) -> list[dict]:
-    """Rows of `glue_scores`: one per (task, encoder, train n, method, lr), seeds averaged.
+    """Rows of `task_scores`: one per (task, encoder, train n, method, lr), seeds averaged.
 
     Example:
         >>> glue_rows(load_task_records(["runs/glue"]))[0]["score %"]
@@ -186,12 +186,19 @@ def plot_score_vs_time(records: list[dict], path: Path) -> Path:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     groups = _groups(records, _glue_key)
-    several_scales = len({key[:3] for key in groups}) > 1
-    for key in sorted(groups, key=_sort_key):
+    keys = sorted(groups, key=_sort_key)
+    # one colour per method, one line style per learning rate, one marker per scale
+    methods = list(dict.fromkeys(key[3] for key in keys))
+    lrs = sorted({key[4] for key in keys})
+    scales = list(dict.fromkeys(key[:3] for key in keys))
+    for key in keys:
         run = _first_seed(groups[key])
         x, y = _elapsed(run["epochs"]), [100 * _number(e.get("val_score")) for e in run["epochs"]]
-        label = f"{key[3]} (lr {key[4]:g}" + (f", {key[2]} train)" if several_scales else ")")
-        (line,) = ax.plot(x, y, marker="o", markersize=4, linewidth=1.2, label=label)
+        label = f"{key[3]} (lr {key[4]:g}" + (f", {key[2]} train)" if len(scales) > 1 else ")")
+        (line,) = ax.plot(x, y, label=label, linewidth=1.2, markersize=4,
+                          color=f"C{methods.index(key[3]) % 10}",
+                          linestyle=["-", "--", ":", "-."][lrs.index(key[4]) % 4],
+                          marker="osD^v"[scales.index(key[:3]) % 5])
         best = best_epoch(run)
         if best is not None and best < len(x):
             ax.plot([x[best]], [y[best]], marker="*", markersize=12, color=line.get_color(), linestyle="none")
@@ -201,7 +208,7 @@ def plot_score_vs_time(records: list[dict], path: Path) -> Path:
     ax.set(xlabel="elapsed training time (s)", ylabel="validation score (%)",
            title=f"{', '.join(tasks)}: validation score vs training time\n({'; '.join(scales)}; star = best epoch)")
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")
     path.parent.mkdir(parents=True, exist_ok=True)
     return save_png(fig, path)
 
@@ -248,7 +255,7 @@ IMDB_NOTE = ("Per epoch of the lowest seed's run; train/val = the split of the t
 
 
 def build_task_report(dirs, out: Path) -> list[Path]:
-    """Write glue_scores, score_vs_time_<task>.png and (with IMDb runs) imdb_epochs into `out`; return the paths.
+    """Write task_scores, score_vs_time_<task>.png and (with IMDb runs) imdb_epochs into `out`; return the paths.
 
     Example:
         >>> build_task_report(["runs/glue"], Path("results/glue"))
@@ -258,7 +265,7 @@ def build_task_report(dirs, out: Path) -> list[Path]:
     rows = glue_rows(records)
     fixed = GLUE_HEAD + GLUE_TAIL
     metrics = [c for c in dict.fromkeys(c for r in rows for c in r) if c not in fixed]
-    paths = write_table(rows, out / "glue_scores", columns=GLUE_HEAD + metrics + GLUE_TAIL, note=GLUE_NOTE)
+    paths = write_table(rows, out / "task_scores", columns=GLUE_HEAD + metrics + GLUE_TAIL, note=GLUE_NOTE)
     for task, runs in sorted(_groups(records, lambda r: r["config"]["task"]).items()):
         paths.append(plot_score_vs_time(runs, out / f"score_vs_time_{task}.png"))
     imdb = imdb_rows(records)
