@@ -13,7 +13,6 @@ from minion_tf.data.tweets import read_split
 from minion_tf.errors import MinionError
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 OUTPUTS = ("train.tsv", "val.tsv", "test.tsv", "stats.json")
 
 
@@ -148,9 +147,9 @@ def test_config_validates_itself(kwargs, field):
         PrepareConfig(**kwargs)
 
 
-def test_real_sentiment140_in_seconds(tmp_path):
+def test_real_sentiment140_in_seconds(shared_data, tmp_path):
     start = time.perf_counter()
-    stats = prepare(DATA / "tweets" / "sentiment140", tmp_path / "out", PrepareConfig(max_examples=1000))
+    stats = prepare(shared_data / "tweets" / "sentiment140", tmp_path / "out", PrepareConfig(max_examples=1000))
     assert time.perf_counter() - start < 20
     assert stats["read"] == {"rows": 90000, "labels": {"0": 45000, "1": 45000}}
     assert stats["removed"]["duplicates"] > 1000 and stats["removed"]["conflicting_texts"] > 0

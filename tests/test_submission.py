@@ -110,6 +110,7 @@ def test_missing_test_data_and_malformed_lines_give_one_line(fasttext_run, tmp_p
         result = submit_cli("--run", fasttext_run, "--test-data", bad, "--out", tmp_path / "s.csv")
         assert result.returncode == 2 and result.stderr.strip().count("\n") == 0, result.stderr
         assert what in result.stderr and "Traceback" not in result.stderr
-    not_a_run = submit_cli("--run", tmp_path, "--out", tmp_path / "s.csv")
+    bad.write_text("1,good\n")
+    not_a_run = submit_cli("--run", tmp_path, "--test-data", bad, "--out", tmp_path / "s.csv")
     assert not_a_run.returncode == 2 and "no run.json (not a finished run)" in not_a_run.stderr
     assert not (tmp_path / "s.csv").exists()

@@ -1,6 +1,5 @@
 """Tweet normalisation and the tweet readers, on small files and the real competition test file."""
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +14,6 @@ from minion_tf.data.tweets import (
 )
 from minion_tf.errors import MinionError
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def test_hashtags_are_split_into_words():
@@ -42,8 +40,8 @@ def test_entities_and_whitespace():
     assert normalize_tweet("  &quot;hi&quot; &amp;\tyou\u2028there\x85 ") == '"hi" & you there'
 
 
-def test_competition_test_file_keeps_its_markers():
-    ids, texts = read_test_data(DATA / "cil_test" / "test_data.txt")
+def test_competition_test_file_keeps_its_markers(shared_data):
+    ids, texts = read_test_data(shared_data / "cil_test" / "test_data.txt")
     assert ids.dtype == np.int64 and ids.tolist() == list(range(1, 10001))
     assert normalize_tweet(texts[1]) == texts[1]  # "<user> shucks well i work all week ..."
     assert texts[1].startswith("<user> shucks well")
@@ -89,8 +87,8 @@ def test_competition_dir_missing_files_say_where_to_look(tmp_path):
         read_competition_dir(tmp_path, full=True)
 
 
-def test_real_sentiment140_layout():
-    texts, labels = read_competition_dir(DATA / "tweets" / "sentiment140")
+def test_real_sentiment140_layout(shared_data):
+    texts, labels = read_competition_dir(shared_data / "tweets" / "sentiment140")
     assert len(texts) == 90000 and int(labels.sum()) == 45000
 
 
