@@ -75,9 +75,8 @@ class EncoderMethod:
 
         from minion_tf.backbones import load_backbone
         from minion_tf.models.trainability import parameter_count, restrict_optimizer
-        from minion_tf.runs.fitting import compile_for, fit_epochs
+        from minion_tf.runs.fitting import check_max_length, compile_for, fit_epochs, predict_tests, tokenize
         from minion_tf.runs.record import param_line
-        from minion_tf.runs.fitting import check_max_length, predict_tests, tokenize
 
         backbone = load_backbone(config.encoder, config.tokenizer, trainable=True)
         check_max_length(config, backbone)
