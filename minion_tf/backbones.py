@@ -180,12 +180,39 @@ class Backbone:
         seqs = self.tokenizer.encode(texts, max_length, pairs=pairs)
         return pad_batch(seqs, self.tokenizer.pad_id)
 
+    @property
+    def segment_sep_id(self) -> int | None:
+        """The separator that starts a pair's second segment, if the encoder has segment embeddings.
+
+        BERT-style encoders (`type_vocab_size` 2) get token-type 1 on a pair's second text;
+        RoBERTa-style ones (BERTweet: 1) have no segments, and get None.
+        """
+        if int(getattr(self.config, "type_vocab_size", 1) or 1) < 2:
+            return None
+        return self.tokenizer.sep_id
+
     def hidden_states(self, ids, mask, training: bool = False):
         """All hidden states, stacked on axis 1: (B, S = layers + 1, T, d), float32."""
         import tensorflow as tf
 
-        out = self.encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True, training=training)
+        types = {} if self.segment_sep_id is None else {"token_type_ids": segment_ids(ids, self.segment_sep_id)}
+        out = self.encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True, training=training, **types)
         return tf.stack(out.hidden_states, axis=1)
+
+
+def segment_ids(ids, sep_id: int):
+    """Token types of joined pairs, (B, T) int32: 0 up to and including the first separator, 1 after.
+
+    A single text gets 0 on all its tokens (its padding gets 1, which the attention mask hides),
+    so single texts encode exactly as without token types.
+
+    Example:
+        >>> segment_ids(tf.constant([[101, 7, 102, 8, 102, 0]]), 102)   # [[0, 0, 0, 1, 1, 1]]
+    """
+    import tensorflow as tf
+
+    seen = tf.cumsum(tf.cast(tf.equal(ids, sep_id), tf.int32), axis=1, exclusive=True)
+    return tf.minimum(seen, 1)
 
 
 def load_backbone(name: str | None = None, tokenizer: str | None = None, trainable: bool = False) -> Backbone:

@@ -36,6 +36,8 @@ DTYPE = "float16"
 def data_digest(texts, labels=None, pairs=None) -> str:
     """Digest of the examples (texts, optional integer labels, optional second texts) a cache was made from."""
     h = hashlib.sha256()
+    if pairs is not None:  # pairs are encoded with segment ids (caches of pairs made before are not reused)
+        h.update(b"segments\x00")
     for i, text in enumerate(texts):
         h.update(text.encode("utf-8"))
         if labels is not None:

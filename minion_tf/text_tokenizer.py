@@ -61,6 +61,18 @@ class TextTokenizer:
         digest = hashlib.sha256(repr((type(tok).__name__, vocab)).encode()).hexdigest()[:16]
         return cls(tok, str(directory), digest, tok.pad_token_id or 0)
 
+    @property
+    def sep_id(self) -> int | None:
+        """The id of the separator between a pair's texts (`[SEP]`, or `</s>`), None if it has none."""
+        for token in ("[SEP]", "</s>"):
+            if hasattr(self.backend, "token_to_id"):
+                found = self.backend.token_to_id(token)
+            else:
+                found = self.backend.convert_tokens_to_ids(token)
+            if found is not None and found != getattr(self.backend, "unk_token_id", None):
+                return int(found)
+        return None
+
     def encode(self, texts, max_length: int, pairs=None) -> list[np.ndarray]:
         """Ids with special tokens, truncated to `max_length` (longest-first for pairs)."""
         if pairs is not None and len(pairs) != len(texts):

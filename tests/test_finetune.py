@@ -45,9 +45,10 @@ def test_one_fit_step_changes_the_encoder_weights_and_the_model_is_tf_keras(tiny
 def test_config_round_trip_gives_the_same_architecture(tiny_backbone):
     from minion_tf.models.encoder_classifier import EncoderClassifier, build_classifier
 
-    model = build_classifier(EncoderClassifier(tiny_backbone.encoder, num_labels=2, pooling="cls", dropout=0.2))
+    model = build_classifier(EncoderClassifier(tiny_backbone.encoder, num_labels=2, pooling="cls", dropout=0.2,
+                                               sep_id=102))
     clone = build_classifier(EncoderClassifier.from_config(model.get_config()))
-    assert clone.pooling == "cls" and clone.dropout == 0.2 and clone.num_labels == 2
+    assert clone.pooling == "cls" and clone.dropout == 0.2 and clone.num_labels == 2 and clone.sep_id == 102
     assert [tuple(w.shape) for w in clone.weights] == [tuple(w.shape) for w in model.weights]
 
 

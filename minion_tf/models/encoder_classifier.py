@@ -14,6 +14,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
+from minion_tf.backbones import segment_ids
 from minion_tf.errors import MinionError
 from minion_tf.layers.masked_mean_pooling import MaskedMeanPooling
 from minion_tf.models.side_tuning import output_activation
@@ -26,11 +27,13 @@ class EncoderClassifier(keras.Model):
     """Encoder -> masked mean over real tokens (or the first token) -> dropout -> Dense softmax.
 
     Inputs are `{"ids": (B, T) int32, "mask": (B, T) int32}`; outputs `(B, num_labels)`
-    float32 probabilities. The encoder's own pooler (BERT's tanh layer on [CLS]) is not
+    float32 probabilities. With `sep_id` (`Backbone.segment_sep_id`), a pair's second text gets
+    token type 1 (`backbones.segment_ids`). The encoder's own pooler (BERT's tanh layer on [CLS]) is not
     used, so it is frozen: it would get no gradient.
     """
 
-    def __init__(self, encoder, num_labels: int = 2, pooling: str = "mean", dropout: float = 0.1, **kwargs):
+    def __init__(self, encoder, num_labels: int = 2, pooling: str = "mean", dropout: float = 0.1,
+                 sep_id: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(num_labels, int) or num_labels < 1:
             raise MinionError(f"EncoderClassifier: num_labels must be an integer >= 1 (1: regression), got {num_labels!r}")
@@ -42,6 +45,7 @@ class EncoderClassifier(keras.Model):
         self.num_labels = num_labels
         self.pooling = pooling
         self.dropout = dropout
+        self.sep_id = sep_id
         self.pool = MaskedMeanPooling(name="pooling")
         self.drop = keras.layers.Dropout(dropout, name="dropout")
         self.classifier = keras.layers.Dense(num_labels, activation=output_activation(num_labels), dtype="float32",
@@ -51,14 +55,15 @@ class EncoderClassifier(keras.Model):
             pooler.trainable = False
 
     def call(self, inputs, training=False):
-        mask = inputs["mask"]
-        tokens = self.encoder(input_ids=inputs["ids"], attention_mask=mask, training=training).last_hidden_state
+        ids, mask = inputs["ids"], inputs["mask"]
+        types = {} if self.sep_id is None else {"token_type_ids": segment_ids(ids, self.sep_id)}
+        tokens = self.encoder(input_ids=ids, attention_mask=mask, training=training, **types).last_hidden_state
         pooled = self.pool(tokens, mask=mask) if self.pooling == "mean" else tokens[:, 0]
         return self.classifier(self.drop(pooled, training=training))
 
     def get_config(self) -> dict:
         return {"encoder_config": self.encoder.config.to_dict(), "num_labels": self.num_labels,
-                "pooling": self.pooling, "dropout": self.dropout, "name": self.name}
+                "pooling": self.pooling, "dropout": self.dropout, "sep_id": self.sep_id, "name": self.name}
 
     @classmethod
     def from_config(cls, config):

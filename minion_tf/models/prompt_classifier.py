@@ -16,6 +16,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
+from minion_tf.backbones import segment_ids
 from minion_tf.errors import MinionError
 from minion_tf.layers.masked_mean_pooling import MaskedMeanPooling
 from minion_tf.models.side_tuning import output_activation
@@ -35,11 +36,11 @@ class PromptClassifier(keras.Model):
     """Soft prompt + frozen encoder + pooling + Dense softmax; inputs `{"ids", "mask"}` (B, T) int32.
 
     `max_length` is the longest token input it will get: prompt_length + max_length must fit
-    the encoder's positions.
+    the encoder's positions. `sep_id` as in `EncoderClassifier` (the prompt is in segment 0).
     """
 
     def __init__(self, encoder, prompt_length: int = 20, max_length: int = 128, num_labels: int = 2,
-                 pooling: str = "mean", **kwargs):
+                 pooling: str = "mean", sep_id: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(prompt_length, int) or prompt_length < 1:
             raise MinionError(f"PromptClassifier: prompt length must be an integer >= 1, got {prompt_length!r}")
@@ -57,6 +58,7 @@ class PromptClassifier(keras.Model):
         self.max_length = max_length
         self.num_labels = num_labels
         self.pooling = pooling
+        self.sep_id = sep_id
         width = int(encoder.config.hidden_size)
         self.prompt = self.add_weight(
             name="prompt", shape=(prompt_length, width), trainable=True,
@@ -73,6 +75,9 @@ class PromptClassifier(keras.Model):
         mask = tf.concat([tf.ones([batch, self.prompt_length], tf.int32), mask], axis=1)
         # transformers' TF models take a dict as their first (keras) argument: ids are left out
         features = {"inputs_embeds": tf.concat([prompt, tokens], axis=1), "attention_mask": mask}
+        if self.sep_id is not None:  # the prompt is in the first segment
+            features["token_type_ids"] = tf.concat([tf.zeros([batch, self.prompt_length], tf.int32),
+                                                    segment_ids(ids, self.sep_id)], axis=1)
         states = self.encoder(features, training=training).last_hidden_state
         pooled = self.pool(states, mask=mask) if self.pooling == "mean" else states[:, 0]
         return self.classifier(pooled)
@@ -80,7 +85,7 @@ class PromptClassifier(keras.Model):
     def get_config(self) -> dict:
         return {"encoder_config": self.encoder.config.to_dict(), "prompt_length": self.prompt_length,
                 "max_length": self.max_length, "num_labels": self.num_labels, "pooling": self.pooling,
-                "name": self.name}
+                "sep_id": self.sep_id, "name": self.name}
 
     @classmethod
     def from_config(cls, config):

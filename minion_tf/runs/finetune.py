@@ -38,10 +38,10 @@ class EncoderMethod:
         """The paper's rate for fine-tuning BERTweet (also the Pittsburgh report's first rate)."""
         return 2e-5
 
-    def make_model(self, config, encoder, num_labels: int):
+    def make_model(self, config, backbone, num_labels: int):
         from minion_tf.models.encoder_classifier import EncoderClassifier
 
-        return EncoderClassifier(encoder, num_labels)
+        return EncoderClassifier(backbone.encoder, num_labels, sep_id=backbone.segment_sep_id)
 
     def select(self, config, model) -> list:
         """Set what trains; return the variables the optimizer updates."""
@@ -65,7 +65,7 @@ class EncoderMethod:
         """(model with every weight created, the variables that train)."""
         import tensorflow as tf
 
-        model = self.make_model(config, backbone.encoder, num_labels)
+        model = self.make_model(config, backbone, num_labels)
         ones = tf.ones((1, 8), tf.int32)
         model({"ids": ones, "mask": ones}, training=False)
         return model, self.select(config, model)

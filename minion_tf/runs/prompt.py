@@ -18,10 +18,11 @@ class PromptTuning(EncoderMethod):
         """Soft prompts train at large rates (Lester et al. use 0.3 with Adafactor); 1e-3 with Adam here."""
         return 1e-3
 
-    def make_model(self, config, encoder, num_labels: int):
+    def make_model(self, config, backbone, num_labels: int):
         from minion_tf.models.prompt_classifier import PromptClassifier
 
-        return PromptClassifier(encoder, config.prompt_length, config.max_length, num_labels)
+        return PromptClassifier(backbone.encoder, config.prompt_length, config.max_length, num_labels,
+                                sep_id=backbone.segment_sep_id)
 
     def select(self, config, model) -> list:
         return list(model.trainable_weights)

@@ -17,15 +17,6 @@ import numpy as np
 from minion_tf.batching import bucket_batches, pad_batch
 
 
-def sep_token_id(tokenizer) -> int | None:
-    backend = tokenizer.backend
-    for token in ("[SEP]", "</s>"):
-        found = backend.token_to_id(token) if hasattr(backend, "token_to_id") else backend.convert_tokens_to_ids(token)
-        if found is not None and found != getattr(backend, "unk_token_id", None):
-            return int(found)
-    return None
-
-
 def token_types(seqs, sep_id: int | None) -> list[np.ndarray]:
     """0 up to and including the first separator, 1 after it (all 0 without a separator id)."""
     out = []
@@ -61,7 +52,7 @@ class TaskFeatures:
         inputs = {"": tok.encode(split.texts_a, max_length, pairs=split.texts_b)}
         types = None
         if split.texts_b is not None:
-            types = token_types(inputs[""], sep_token_id(tok))
+            types = token_types(inputs[""], tok.sep_id)
             if separate:
                 inputs["_a"] = tok.encode(split.texts_a, max_length)
                 inputs["_b"] = tok.encode(split.texts_b, max_length)
