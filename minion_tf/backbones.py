@@ -187,17 +187,21 @@ class Backbone:
         BERT-style encoders (`type_vocab_size` 2) get token-type 1 on a pair's second text;
         RoBERTa-style ones (BERTweet: 1) have no segments, and get None.
         """
-        if int(getattr(self.config, "type_vocab_size", 1) or 1) < 2:
-            return None
-        return self.tokenizer.sep_id
+        return self.tokenizer.sep_id if has_segments(self.config) else None
 
     def hidden_states(self, ids, mask, training: bool = False):
         """All hidden states, stacked on axis 1: (B, S = layers + 1, T, d), float32."""
         import tensorflow as tf
 
-        types = {} if self.segment_sep_id is None else {"token_type_ids": segment_ids(ids, self.segment_sep_id)}
+        sep_id = self.segment_sep_id
+        types = {} if sep_id is None else {"token_type_ids": segment_ids(ids, sep_id)}
         out = self.encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True, training=training, **types)
         return tf.stack(out.hidden_states, axis=1)
+
+
+def has_segments(config) -> bool:
+    """Whether an encoder config has segment (token-type) embeddings that tell a pair's texts apart."""
+    return int(getattr(config, "type_vocab_size", 1) or 1) > 1
 
 
 def segment_ids(ids, sep_id: int):

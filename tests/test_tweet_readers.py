@@ -15,7 +15,6 @@ from minion_tf.data.tweets import (
 from minion_tf.errors import MinionError
 
 
-
 def test_hashtags_are_split_into_words():
     assert normalize_tweet("#ilovethislab") == "i love this lab"
     assert normalize_tweet("so sad #camerafail today") == "so sad camera fail today"

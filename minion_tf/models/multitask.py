@@ -15,6 +15,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
+from minion_tf.backbones import has_segments
 from minion_tf.layers.cosine_similarity_head import CosineSimilarityHead
 from minion_tf.layers.task_head import TaskHead
 
@@ -49,7 +50,7 @@ class MultitaskBert(keras.Model):
                  "ffn_dim": int(config.intermediate_size), "dropout": head_dropout, "pooling": pooling}
         self.encoder = encoder
         self.sts_mode = sts_head
-        self.use_types = int(getattr(config, "type_vocab_size", 1) or 1) > 1
+        self.use_types = has_segments(config)
         self.sst_head = TaskHead(5, name="sst_head", **sizes)
         self.para_head = TaskHead(1, name="para_head", **sizes)
         self.sts_head = (TaskHead(1, name="sts_head", **sizes) if sts_head == "mlp"

@@ -31,8 +31,9 @@ def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: di
 
     `trained` is the part whose weights train and are checkpointed (the side network, or the
     whole model); `variables`, if given, are the only ones the optimizer updates. `feeds` map
-    "train" / "val" to objects with `dataset(batch_size, seed=..., first_epoch=...)`. Each epoch logs the task's validation score and time; with a patience
-    (`config.resolved_patience()`), training stops early and ends on the best epoch's weights.
+    "train" / "val" to objects with `dataset(batch_size, seed=..., first_epoch=...)`. Each epoch
+    logs the task's validation score and time; with a patience (`config.resolved_patience()`),
+    training stops early and ends on the best epoch's weights.
     Returns `{"history": per-epoch logs, "best_epoch": index, "train_s": seconds of this call}`.
     """
     trackables = {"model": trained, "optimizer": optimizer}
