@@ -23,7 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import minion_tf  # noqa: E402,F401
+from minion_tf.process import setup_command  # noqa: E402
+
+setup_command()
+
 from minion_tf.batching import bucket_batches, pad_batch, padding_waste  # noqa: E402
 from minion_tf.cache import build_cache, plan_shards  # noqa: E402
 from minion_tf.data.tweets import read_competition_dir  # noqa: E402

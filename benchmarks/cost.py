@@ -24,6 +24,10 @@ from pathlib import Path
 START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from minion_tf.process import setup_command  # noqa: E402
+
+setup_command()
+
 MODELS = (("finetune", "full fine-tuning"), ("read", "READ-64"), ("minion", "MINION-64"))
 
 

@@ -8,8 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-from minion_tf.data.prepare import PrepareConfig, prepare
-from minion_tf.errors import MinionError
+from minion_tf.process import setup_command
+
+setup_command()
+
+from minion_tf.data.prepare import PrepareConfig, prepare  # noqa: E402
+from minion_tf.errors import MinionError  # noqa: E402
 
 
 def parse_label_map(text: str) -> dict[str, int]:

@@ -11,6 +11,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from minion_tf.process import setup_command  # noqa: E402
+
+setup_command()
+
 from minion_tf.runs.cli import guarded  # noqa: E402
 from minion_tf.runs.suites import GLUE_TASKS  # noqa: E402
 

@@ -5,8 +5,12 @@ Three ways to name an encoder:
   (the offline default; 6 layers, hidden 384);
 - a local directory with ``config.json`` and ``model.safetensors`` or ``tf_model.h5``;
 - a Hugging Face id such as ``vinai/bertweet-base``: read from the local Hugging Face cache,
-  or downloaded when the environment allows it (``HF_HUB_OFFLINE=0``). Nothing ever waits on a
-  blocked network by default: ``minion_tf`` sets ``HF_HUB_OFFLINE=1`` unless you set it.
+  and downloaded only when you set ``HF_HUB_OFFLINE=0``, so nothing waits on a blocked
+  network by default.
+
+Loading a model imports transformers' TF code, which sets ``TF_USE_LEGACY_KERAS=1`` for the
+whole process; this module puts the variable back as it was, so a Keras 3 program keeps its
+``tf.keras``. The encoders are tf_keras models either way.
 
 Example:
     >>> bb = load_backbone()                  # MiniLM, frozen
@@ -22,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-import minion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from minion_tf.errors import MinionError
 from minion_tf.batching import pad_batch
 from minion_tf.text_tokenizer import TextTokenizer
@@ -33,8 +36,16 @@ _CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
 def _quiet_transformers():
-    import transformers
-
+    """transformers, with its TF code imported and the process's TF_USE_LEGACY_KERAS left as it was."""
+    before = os.environ.get("TF_USE_LEGACY_KERAS")
+    try:
+        import transformers
+        import transformers.modeling_tf_utils  # noqa: F401  (sets the variable on import)
+    finally:
+        if before is None:
+            os.environ.pop("TF_USE_LEGACY_KERAS", None)
+        else:
+            os.environ["TF_USE_LEGACY_KERAS"] = before
     transformers.logging.set_verbosity_error()
     return transformers
 
@@ -57,6 +68,13 @@ def known_config_path(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def known_encoders() -> str:
+    """The encoders this package knows by name, for error messages."""
+    shipped = sorted(p.stem.replace("__", "/") for p in _CONFIG_DIR.glob("*.json"))
+    return (f"known encoders are {DEFAULT_ENCODER} (all-MiniLM-L6-v2, installed) and {', '.join(shipped)} "
+            "(configs shipped, weights from the Hugging Face cache); or give a local directory or another Hugging Face id (owner/model)")
+
+
 def resolve_encoder_dir(name: str | None) -> Path:
     """A local directory holding the encoder's files, or one clear error naming what is missing."""
     name = name or DEFAULT_ENCODER
@@ -67,10 +85,18 @@ def resolve_encoder_dir(name: str | None) -> Path:
         if not (path / "config.json").is_file():
             raise MinionError(f"{path}: an encoder directory needs config.json (and model.safetensors or tf_model.h5)")
         return path
-    if "/" not in name and known_config_path(name) is None:
-        raise MinionError(f"unknown encoder {name!r}: give 'minilm', a local directory, or a Hugging Face id")
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+    from huggingface_hub.utils import validate_repo_id
+
+    if name.startswith(("/", ".", "~")) or name.count("/") > 1:
+        raise MinionError(f"{name}: no such directory; {known_encoders()}")
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise MinionError(f"unknown encoder {name!r}: {known_encoders()}") from None
+    if "/" not in name and known_config_path(name) is None:
+        raise MinionError(f"unknown encoder {name!r}: {known_encoders()}")
 
     patterns = ["config.json", "*.safetensors", "tf_model.h5", "*.txt", "*.json", "bpe.codes", "*.model"]
     try:

@@ -1,11 +1,11 @@
 """Shared fixtures: a tiny random BERT (fast) and the real MiniLM (slow tests)."""
 import os
 
-os.environ["HF_HUB_OFFLINE"] = "1"  # never let a test reach for the network
-import minion_tf  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # never let a test reach for the network
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -55,3 +55,20 @@ def test_bertweet_tokenizer_from_shared_data(shared_data):
 def test_max_length_beyond_positions_is_refused(tiny_backbone):
     with pytest.raises(MinionError, match="exceeds"):
         tiny_backbone.batch(["x"], max_length=129)
+
+
+@pytest.mark.parametrize("name,message", [
+    ("/nonexistent", "/nonexistent: no such directory; known encoders are minilm"),
+    ("./models/nope", "./models/nope: no such directory"),
+    ("a/b/c", "a/b/c: no such directory"),
+    ("nosuch", "unknown encoder 'nosuch': known encoders are minilm"),
+    ("bad name!/x", "unknown encoder 'bad name!/x'"),
+])
+def test_an_encoder_that_is_not_there_gets_one_line_with_the_known_ones(name, message, capsys, tmp_path):
+    from minion_tf.runs.cli import main
+
+    for describe in ([], ["--describe"]):
+        assert main(["--encoder", name, "--out", str(tmp_path), *describe]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "vinai/bertweet-base" in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.rglob("*.tsv"))  # refused before any data were prepared

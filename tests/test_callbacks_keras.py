@@ -6,7 +6,6 @@ import math
 import warnings
 from types import SimpleNamespace
 
-import minion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import keras
 import numpy as np
 import pynvml
@@ -193,10 +192,13 @@ def test_without_nvml_fit_completes_with_nan_and_one_warning(monkeypatch, tmp_pa
 
 
 def test_tf_keras_adapter_does_not_import_keras3():
+    import os
     import subprocess
     import sys
 
-    code = ("import minion_tf, sys; import minion_tf.callbacks.keras2; "
+    # A tf_keras user's process: TF_USE_LEGACY_KERAS=1 (without it, TensorFlow itself imports Keras 3).
+    code = ("import sys; import minion_tf.callbacks.keras2; "
             "print(any(m == 'keras' or m.startswith('keras.') for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "TF_USE_LEGACY_KERAS": "1"}).stdout
     assert out.strip() == "False"

@@ -1,5 +1,4 @@
 """Heads and the transformer block: config round trip, save/load with equal outputs, masking, formulas."""
-import minion_tf  # noqa: F401
 import numpy as np
 import pytest
 import tensorflow as tf

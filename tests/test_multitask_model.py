@@ -1,6 +1,5 @@
 """The multi-task model, its losses and steps on a tiny random BERT: CFIMDB mapping, token types,
 top-k updates, loss weights, KL consistency, metrics."""
-import minion_tf  # noqa: F401
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -1,5 +1,4 @@
 """PCGrad: exact projections on hand-made gradients, pass-through without conflict, random orders."""
-import minion_tf  # noqa: F401
 import numpy as np
 import tensorflow as tf
 

@@ -1,5 +1,4 @@
 """SMART: the regulariser is >= 0, exactly 0 without noise, and matches a hand-derived value."""
-import minion_tf  # noqa: F401
 import numpy as np
 import pytest
 import tensorflow as tf

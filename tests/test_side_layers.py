@@ -1,5 +1,4 @@
 """READ, MINION and MaskedMeanPooling: semantics, padding invariance, config and save/load."""
-import minion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import numpy as np
 import pytest
 import tensorflow as tf

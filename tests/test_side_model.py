@@ -1,5 +1,4 @@
 """The side-tuning model: parameter counts (paper Table I), padding, save/load, learning."""
-import minion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import numpy as np
 import pytest
 import tf_keras as keras

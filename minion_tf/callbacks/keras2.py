@@ -1,5 +1,7 @@
 """Callbacks for tf_keras (Keras 2), the Keras of transformers' TF models. Never imports Keras 3.
 
+Given a Keras 3 model, they stop with one line pointing at `minion_tf.callbacks.keras3`.
+
 Example:
     >>> from minion_tf.callbacks.keras2 import CalibrationCallback, EnergyCallback
     >>> model.fit(x, y, validation_data=(xv, yv),
@@ -9,11 +11,20 @@ import tf_keras
 
 from minion_tf.callbacks.calibration_hooks import CalibrationHooks
 from minion_tf.callbacks.energy_hooks import EnergyHooks
+from minion_tf.callbacks.flavour import check_flavour
 
 
 class EnergyCallback(EnergyHooks, tf_keras.callbacks.Callback):
     __doc__ = EnergyHooks.__doc__
 
+    def set_model(self, model):
+        check_flavour(self, model, "tf_keras")
+        super().set_model(model)
+
 
 class CalibrationCallback(CalibrationHooks, tf_keras.callbacks.Callback):
     __doc__ = CalibrationHooks.__doc__
+
+    def set_model(self, model):
+        check_flavour(self, model, "tf_keras")
+        super().set_model(model)

@@ -1,4 +1,7 @@
-"""Callbacks for Keras 3 (`import keras`). Importing it does not change tf_keras in the same process.
+"""Callbacks for Keras 3 (`import keras`, or `tf.keras` when TF_USE_LEGACY_KERAS is not set).
+
+Importing this module changes nothing in the process (tf.keras stays what it was). Given a
+tf_keras model, the callbacks stop with one line pointing at `minion_tf.callbacks.keras2`.
 
 Example:
     >>> from minion_tf.callbacks.keras3 import CalibrationCallback, EnergyCallback
@@ -9,11 +12,20 @@ import keras
 
 from minion_tf.callbacks.calibration_hooks import CalibrationHooks
 from minion_tf.callbacks.energy_hooks import EnergyHooks
+from minion_tf.callbacks.flavour import check_flavour
 
 
 class EnergyCallback(EnergyHooks, keras.callbacks.Callback):
     __doc__ = EnergyHooks.__doc__
 
+    def set_model(self, model):
+        check_flavour(self, model, "keras")
+        super().set_model(model)
+
 
 class CalibrationCallback(CalibrationHooks, keras.callbacks.Callback):
     __doc__ = CalibrationHooks.__doc__
+
+    def set_model(self, model):
+        check_flavour(self, model, "keras")
+        super().set_model(model)
