@@ -16,6 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from minion_tf.process import setup_command  # noqa: E402
+
+setup_command()
+
 from minion_tf.runs.cli import guarded  # noqa: E402
 from minion_tf.runs.multitask_config import DEFAULT_MAX_EXAMPLES, DEFAULT_SST_LOSS_WEIGHT, MultitaskConfig  # noqa: E402
 
@@ -59,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--final-task-stage", type=int, default=0,
                    help="epochs per task of a final stage training one head with everything else frozen")
     p.add_argument("--head-dropout", type=float, default=0.1)
+    p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files to RUN/tensorboard")
     p.add_argument("--describe", action="store_true",
                    help="print the parameter counts from the encoder's config and exit (no weights, no data)")
     return p

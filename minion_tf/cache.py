@@ -7,7 +7,9 @@ number of examples and tokens, and each finished shard with its sha256. Shards a
 ``shard-NNNNN.index.npy`` (examples, 3): example id, length, label.
 
 A killed build resumes at the next shard; a cache of another encoder, tokenizer, max length
-or data is refused with one line; checksums are verified when a cache is opened.
+or data is refused with one line; checksums are verified when a cache is opened. One process
+builds a cache at a time (a lock in its folder): another one building the same cache waits
+for it, then opens the finished cache.
 
 Example:
     >>> cache = build_cache(backbone, texts, labels, "cache/train", max_length=64)
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import queue
 import sys
 import threading
@@ -28,6 +29,7 @@ import numpy as np
 
 from minion_tf.batching import batch_dataset, pad_batch
 from minion_tf.errors import MinionError
+from minion_tf.io import folder_lock, temporary_path, write_json
 
 FORMAT_VERSION = 1
 DTYPE = "float16"
@@ -55,18 +57,10 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    """Write JSON to a temporary name, then rename: a reader never sees half a file."""
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
-def _save_npy_atomic(path: Path, array: np.ndarray) -> str:
-    tmp = Path(str(path) + ".tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
+def _save_npy(path: Path, array: np.ndarray) -> str:
+    """Write `array` whole or not at all; return the file's sha256."""
+    with temporary_path(path, array.nbytes) as tmp:
+        np.save(tmp, array)
     return file_sha256(path)
 
 
@@ -210,9 +204,13 @@ def _read_manifest(directory: Path) -> dict | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise MinionError(f"{path}: unreadable manifest (not JSON); delete {directory} to rebuild") from None
+    if not (isinstance(manifest, dict) and isinstance(manifest.get("spec"), dict)
+            and isinstance(manifest.get("shards"), list)):
+        raise MinionError(f"{path}: not a cache manifest (no spec or shards); delete {directory} to rebuild")
+    return manifest
 
 
 def _verify_shard(directory: Path, shard: dict) -> str | None:
@@ -234,7 +232,7 @@ def open_cache(directory: str | Path, spec: CacheSpec | None = None, verify: boo
     if manifest is None:
         raise MinionError(f"{directory}: no hidden-state cache here (manifest.json missing)")
     if spec is not None:
-        why = spec.mismatch(manifest.get("spec", {}))
+        why = spec.mismatch(manifest["spec"])
         if why:
             raise MinionError(f"{directory}: cache was built with {why}; use another --cache-dir or delete it")
     if not manifest.get("complete"):
@@ -258,10 +256,11 @@ class _ShardWriter:
 
     def _run(self):
         while (job := self.jobs.get()) is not None:
-            try:
-                job()
-            except BaseException as err:  # re-raised in the builder's thread
-                self.error = err
+            if self.error is None:  # after a failure (a full disk), write no further shard
+                try:
+                    job()
+                except BaseException as err:  # re-raised in the builder's thread
+                    self.error = err
 
     def submit(self, job):
         if self.error:
@@ -282,31 +281,48 @@ def build_cache(backbone, texts, labels, directory: str | Path, max_length: int,
     The encoder runs on length-sorted batches (almost no padding); only real tokens are stored.
     `labels` are integer class ids, or None (stored as 0; pass labels to `dataset`); `pairs`
     are the second texts of sentence pairs, encoded with the first as the tokenizer joins them.
+    While another process builds the same cache, this one waits for it (saying so in one line).
     """
+    directory = Path(directory)
+    spec = CacheSpec(identity=backbone.identity(), max_length=max_length, data=data_digest(texts, labels, pairs))
+    manifest = _read_manifest(directory)
+    if manifest is not None and manifest.get("complete") and not _intact_shards(directory, spec, manifest)[1]:
+        return HiddenStateCache(directory, manifest)
+    with folder_lock(directory, wait=True):
+        return _build(backbone, texts, labels, pairs, directory, spec, batch_tokens, shard_mb, progress)
+
+
+def _intact_shards(directory: Path, spec: CacheSpec, manifest: dict) -> tuple[dict, list[str]]:
+    """({shard index: entry} of the shards that verify, problems of the others); refuses another spec."""
+    why = spec.mismatch(manifest["spec"])
+    if why:
+        raise MinionError(f"{directory}: cache was built with {why}; use another --cache-dir or delete it")
+    done, problems = {}, []
+    for shard in manifest["shards"]:
+        problem = _verify_shard(directory, shard)
+        if problem is None:
+            done[shard["shard"]] = shard
+        else:
+            problems.append(problem)
+    return done, problems
+
+
+def _build(backbone, texts, labels, pairs, directory: Path, spec: CacheSpec, batch_tokens: int, shard_mb: float,
+           progress: bool) -> HiddenStateCache:
+    """`build_cache` once this process holds the folder: what is there may have changed while it waited."""
     import tensorflow as tf
     from tqdm.auto import tqdm
 
-    directory = Path(directory)
-    spec = CacheSpec(identity=backbone.identity(), max_length=max_length, data=data_digest(texts, labels, pairs))
+    max_length = spec.max_length
     labels = np.zeros(len(texts), np.int64) if labels is None else np.asarray(labels, dtype=np.int64)
     manifest = _read_manifest(directory)
     done = {}
     if manifest is not None:
-        why = spec.mismatch(manifest.get("spec", {}))
-        if why:
-            raise MinionError(f"{directory}: cache was built with {why}; use another --cache-dir or delete it")
-        problems = []
-        for shard in manifest.get("shards", []):
-            problem = _verify_shard(directory, shard)
-            if problem is None:
-                done[shard["shard"]] = shard
-            else:
-                problems.append(problem)
+        done, problems = _intact_shards(directory, spec, manifest)
         if manifest.get("complete") and not problems:
             return HiddenStateCache(directory, manifest)
         if problems:
             print(f"{problems[0]}: rebuilding {len(problems)} damaged shard(s)", file=sys.stderr)
-    directory.mkdir(parents=True, exist_ok=True)
     seqs = backbone.tokenizer.encode(texts, max_length, pairs=pairs)
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     if len(seqs) == 0:
@@ -320,7 +336,7 @@ def build_cache(backbone, texts, labels, directory: str | Path, max_length: int,
                 "num_states": backbone.num_states, "model_dim": backbone.model_dim,
                 "num_examples": len(seqs), "num_tokens": int(lengths.sum()), "num_shards": len(plan), "plan": plan_digest,
                 "shards": [done[i] for i in sorted(done)], "complete": False}
-    write_json_atomic(directory / "manifest.json", manifest)
+    write_json(directory / "manifest.json", manifest)
 
     @tf.function(input_signature=[tf.TensorSpec((None, None), tf.int32)] * 2)
     def forward(ids, mask):
@@ -337,12 +353,12 @@ def build_cache(backbone, texts, labels, directory: str | Path, max_length: int,
         entry = {"shard": shard.index, "examples": len(index), "tokens": len(states),
                  "states": name + ".states.npy", "index": name + ".index.npy"}
         for key, array in (("states", states), ("index", index)):
-            entry[key + "_sha256"] = _save_npy_atomic(directory / entry[key], array)
+            entry[key + "_sha256"] = _save_npy(directory / entry[key], array)
             entry[key + "_bytes"] = (directory / entry[key]).stat().st_size
         with lock:
             manifest["shards"].append(entry)
             manifest["shards"].sort(key=lambda s: s["shard"])
-            write_json_atomic(directory / "manifest.json", manifest)
+            write_json(directory / "manifest.json", manifest)
 
     try:
         for shard in todo:
@@ -363,6 +379,6 @@ def build_cache(backbone, texts, labels, directory: str | Path, max_length: int,
         writer.close()
         bar.close()
     manifest["complete"] = True
-    write_json_atomic(directory / "manifest.json", manifest)
+    write_json(directory / "manifest.json", manifest)
     return open_cache(directory, spec, verify=False)
 

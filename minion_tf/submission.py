@@ -1,9 +1,10 @@
 """Kaggle-style submissions for the CIL tweet competition: written from a saved run, then validated.
 
 The file is `Id,Prediction` followed by exactly 10,000 rows, ids 1..10000 in order,
-predictions -1 (negative) or 1 (positive). Test tweets get the same normalisation as the
-run's training tweets (the flags in its prepared data's `stats.json`: hashtags split,
-@users and URLs anonymised).
+predictions -1 (negative) or 1 (positive). `test_data.txt` is checked (10,000 lines, ids
+1..10000) before any model loads; its tweets are then predicted through `minion_tf.runs.predict`,
+with the same normalisation as the run's training tweets (hashtags split, @users and URLs
+anonymised, as the run recorded).
 
 Example:
     >>> write_submission(Path("runs/tweets/minion-h64-..."), Path("../shared/data/cil_test/test_data.txt"),
@@ -11,13 +12,12 @@ Example:
 """
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from minion_tf.errors import MinionError
+from minion_tf.io import temporary_path
 
 HEADER = "Id,Prediction"
 NUM_ROWS = 10_000
@@ -46,51 +46,46 @@ def write_predictions(ids, positive, out: Path) -> None:
     """Write `Id,Prediction` rows atomically, then validate the file (a bad one is removed)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     rows = [HEADER, *(f"{int(i)},{1 if p else -1}" for i, p in zip(ids, positive))]
-    tmp.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    try:
-        validate_submission(tmp)
-    except MinionError as err:
-        tmp.unlink()
-        raise MinionError(str(err).replace(str(tmp), str(out))) from None
-    tmp.replace(out)
+    with temporary_path(out) as tmp:
+        tmp.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        try:
+            validate_submission(tmp)
+        except MinionError as err:
+            raise MinionError(str(err).replace(str(tmp), str(out))) from None
 
 
-def normalizer_of(run_dir: Path):
-    """texts -> texts normalised as the run's training data (flags from its prepared `stats.json`)."""
-    from minion_tf.data.text import normalize_tweet
+def read_test_tweets(path: Path) -> tuple[np.ndarray, list[str]]:
+    """Ids and raw tweets of the competition's `test_data.txt`: exactly 10,000 `id,tweet` lines,
+    ids 1..10000 in order, or one line naming the file."""
+    from minion_tf.data.tweets import read_test_data
 
-    record = read_record(run_dir)
-    stats_path = Path(record["prepared"]) / "stats.json"
-    if not stats_path.is_file():
-        raise MinionError(f"{run_dir}: its prepared data {record['prepared']} is gone (no stats.json); "
-                          "rerun the preparation to know how to normalise test tweets")
-    flags = json.loads(stats_path.read_text())["config"]
-    return lambda texts: [normalize_tweet(t, split_hashtags=flags["split_hashtags"], anonymise=flags["anonymise"])
-                          for t in texts]
-
-
-def read_record(run_dir: Path) -> dict:
-    path = Path(run_dir) / "run.json"
+    path = Path(path)
     if not path.is_file():
-        raise MinionError(f"{run_dir}: no run.json (not a finished run)")
-    return json.loads(path.read_text())
+        raise MinionError(f"{path}: no test_data.txt there; the competition's file is in "
+                          "../shared/data/cil_test/test_data.txt (pass it with --test-data)")
+    ids, texts = read_test_data(path)
+    if len(ids) != NUM_ROWS:
+        raise MinionError(f"{path}: {len(ids)} lines, expected {NUM_ROWS} (id,tweet with ids 1..{NUM_ROWS})")
+    wrong = np.flatnonzero(ids != np.arange(1, NUM_ROWS + 1))
+    if wrong.size:
+        raise MinionError(f"{path}:{wrong[0] + 1}: id {ids[wrong[0]]}, expected {wrong[0] + 1} (ids 1..{NUM_ROWS} "
+                          "in order)")
+    return ids, texts
 
 
 def write_submission(run_dir: Path, test_data: Path, out: Path) -> dict:
-    """Predict `test_data` with a finished run's saved model and write a validated submission."""
-    from minion_tf.data.tweets import read_test_data
-    from minion_tf.runs.registry import get_method
+    """Predict `test_data` with a finished run's saved model and write a validated submission.
 
-    test_data = Path(test_data)
-    if not test_data.is_file():
-        raise MinionError(f"{test_data}: no test_data.txt there; the competition's file is in "
-                          "../shared/data/cil_test/test_data.txt (pass it with --test-data)")
-    ids, texts = read_test_data(test_data)
-    normalise = normalizer_of(run_dir)
-    predict = get_method(read_record(run_dir)["config"]["model"]).load_predictor(run_dir)
-    probs = np.asarray(predict(normalise(texts)))
+    `test_data` and the run are checked before the model loads.
+    """
+    from minion_tf.runs.predict import load_predictor, predict_texts, run_task
+
+    ids, texts = read_test_tweets(test_data)
+    task = run_task(run_dir)
+    if task.pair or task.labels is None or len(task.labels) != 2:
+        raise MinionError(f"{run_dir}: a {task.name} run; a submission needs a two-class classifier of single texts")
+    probs = predict_texts(load_predictor(run_dir, task), task, texts)
     positive = probs.argmax(1) == 1
     write_predictions(ids, positive, out)
     return {"rows": len(ids), "positive_share": float(positive.mean())}

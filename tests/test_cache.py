@@ -71,7 +71,7 @@ def test_killed_build_resumes_at_the_next_shard(tiny_backbone, tmp_path, monkeyp
     assert not partial["complete"] and [s["shard"] for s in partial["shards"]] == [0, 1]
     with pytest.raises(MinionError, match="did not finish"):
         open_cache(tmp_path / "c")
-    assert not list((tmp_path / "c").glob("*.tmp"))  # nothing half-written under a final name
+    assert not list((tmp_path / "c").glob(".tmp-*"))  # no temporary file left behind
 
     calls["n"] = 0
     resumed = build(tiny_backbone, tmp_path / "c").manifest

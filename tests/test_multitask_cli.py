@@ -77,6 +77,12 @@ def test_interrupted_run_resumes_then_is_skipped(capsys, monkeypatch, tmp_path, 
     assert final["score"] == pytest.approx(
         (final["sst_accuracy"] + final["para_accuracy"] + (final["sts_pearson"] + 1) / 2) / 3, nan_ok=True)
     assert {"versions", "git_commit", "energy", "timings"} <= set(record)
+    ledger = json.loads((tmp_path / "tiny" / "ledger.json").read_text())  # one entry per process
+    assert record["resumes"] == 1 and len(ledger) == 2 and ledger[0]["timings"]["train_s"] > 0
+    for name in ("load_s", "train_s", "total_s"):  # both processes' seconds, not only the last one's
+        assert record["timings"][name] == pytest.approx(sum(e["timings"][name] for e in ledger))
+    assert record["timings"]["train_s"] == pytest.approx(sum(e["train_s"] for e in record["epochs"]))
+    assert record["energy"]["duration_s"] == pytest.approx(sum(e["energy"]["duration_s"] for e in ledger))
     assert cli.main(flags) == 0
     assert "already finished" in capsys.readouterr().out
     assert cli.main(flags + ["--pcgrad"]) == 2

@@ -88,7 +88,7 @@ def test_side_model_submission_normalises_test_tweets_like_the_training_data(
 
     def spy(run_dir):
         predict = real_loader(run_dir)
-        return lambda texts: seen.extend(texts) or predict(texts)
+        return lambda texts, pairs=None: seen.extend(texts) or predict(texts, pairs)
 
     monkeypatch.setattr(SideTuning, "load_predictor", staticmethod(spy))
     summary = submission.write_submission(config.run_dir(), shared_data / "cil_test" / "test_data.txt",
@@ -98,7 +98,7 @@ def test_side_model_submission_normalises_test_tweets_like_the_training_data(
     assert not any("#" in t and t.split("#")[1][:1].isalpha() for t in seen)  # hashtags were split
 
 
-def test_missing_test_data_and_malformed_lines_give_one_line(fasttext_run, tmp_path):
+def test_missing_test_data_and_malformed_lines_give_one_line(fasttext_run, shared_data, tmp_path):
     missing = submit_cli("--run", fasttext_run, "--test-data", tmp_path / "nope" / "test_data.txt",
                          "--out", tmp_path / "s.csv")
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
@@ -110,7 +110,7 @@ def test_missing_test_data_and_malformed_lines_give_one_line(fasttext_run, tmp_p
         result = submit_cli("--run", fasttext_run, "--test-data", bad, "--out", tmp_path / "s.csv")
         assert result.returncode == 2 and result.stderr.strip().count("\n") == 0, result.stderr
         assert what in result.stderr and "Traceback" not in result.stderr
-    bad.write_text("1,good\n")
-    not_a_run = submit_cli("--run", tmp_path, "--test-data", bad, "--out", tmp_path / "s.csv")
+    not_a_run = submit_cli("--run", tmp_path, "--test-data", shared_data / "cil_test" / "test_data.txt",
+                           "--out", tmp_path / "s.csv")
     assert not_a_run.returncode == 2 and "no run.json (not a finished run)" in not_a_run.stderr
     assert not (tmp_path / "s.csv").exists()

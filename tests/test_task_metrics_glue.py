@@ -76,3 +76,26 @@ def test_glue_metrics_per_task():
     assert set(glue_metrics("mnli", [0, 1, 2], [0, 2, 2])) == {"accuracy"}
     for spec in TASKS.values():
         assert spec.primary in spec.metrics
+
+
+def test_bootstrap_interval_of_accuracy_agrees_with_the_normal_approximation():
+    from minion_tf.metrics.intervals import bootstrap_interval
+    from minion_tf.metrics.task_metrics import accuracy
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 4000)
+    predictions = np.where(rng.random(4000) < 0.8, labels, 1 - labels)
+    p = accuracy(predictions, labels)
+    low, high = bootstrap_interval(accuracy, predictions, labels, draws=1000)
+    half = 1.96 * np.sqrt(p * (1 - p) / 4000)  # the binomial interval, computed another way
+    assert low < p < high
+    assert abs((p - low) - half) < 0.2 * half and abs((high - p) - half) < 0.2 * half
+
+
+def test_macro_recall_and_f1_by_hand():
+    from minion_tf.metrics.task_metrics import macro_f1, macro_recall
+
+    predictions, labels = np.array([0, 1, 2, 2, 1, 0]), np.array([0, 1, 1, 2, 2, 0])
+    assert macro_recall(predictions, labels) == pytest.approx((1 + 0.5 + 0.5) / 3)
+    assert macro_f1(predictions, labels) == pytest.approx((1 + 0.5 + 0.5) / 3)
+    assert macro_recall(np.zeros(4, int), np.array([0, 0, 1, 2])) == pytest.approx(1 / 3)  # majority answer

@@ -158,3 +158,24 @@ def test_a_broken_run_folder_gives_one_clear_error(runs, tmp_path):
     (tmp_path / "tweets-only" / "r" / "run.json").write_text(json.dumps({"config": {"model": "minion"}}))
     with pytest.raises(MinionError, match="no GLUE or IMDb run.json under"):
         load_task_records([tmp_path / "tweets-only"])
+
+
+def test_a_single_seed_run_with_saved_predictions_gets_bootstrap_intervals(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 500)
+    predicted = np.where(rng.random(500) < 0.7, labels, (labels + 1) % 3)
+    probs = np.eye(3)[predicted] * 0.8 + 0.2 / 3
+    accuracy = float((predicted == labels).mean())
+    rec = record("text", "minion", 3e-4, 0, accuracy, 10.0, [0.6], metrics={"accuracy": accuracy, "macro_recall": 0.7})
+    rec["task"] = {"name": "text", "labels": ["a", "b", "c"], "metric": "accuracy"}
+    path = write(tmp_path, "text-minion", rec)
+    np.save(path.parent / "test_probs.npy", probs)
+    np.save(path.parent / "test_labels.npy", labels)
+    row = glue_rows(load_task_records([tmp_path]))[0]
+    assert row["metric"] == "accuracy"
+    low, high = (float(v) for v in row["score 95% CI"].strip("[]").split(","))
+    half = 196 * math.sqrt(accuracy * (1 - accuracy) / 500)  # the binomial interval, in %
+    assert low < 100 * accuracy < high and abs((high - low) / 2 - half) < 0.25 * half
+    assert row["macro_recall 95% CI"].startswith("[")

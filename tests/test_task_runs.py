@@ -156,5 +156,5 @@ def _labels(glue_dir, task):
 
 
 def test_unknown_task_is_refused_before_any_work():
-    with pytest.raises(MinionError, match="known tasks are cola, sst2"):
+    with pytest.raises(MinionError, match="known tasks are tweets, text, cola, sst2"):
         RunConfig(task="cola2")

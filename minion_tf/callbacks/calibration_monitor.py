@@ -5,13 +5,13 @@ tf_keras and Keras 3 models share.
 """
 import json
 import math
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from minion_tf.errors import MinionError
+from minion_tf.io import write_text
 from minion_tf.metrics.calibration import calibration_errors, reliability_bins
 from minion_tf.metrics.temperature import apply_temperature, fit_temperature, nll
 
@@ -101,7 +101,8 @@ class CalibrationMonitor:
         if self.out_dir is None:
             return
         payload = {"num_bins": self.num_bins, "epochs": self.epochs, "summary": self.summary}
-        _atomic_write_text(self.out_dir / JSON_NAME, json.dumps(_finite_or_none(payload), indent=1))
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        write_text(self.out_dir / JSON_NAME, json.dumps(_finite_or_none(payload), indent=1))
 
 
 def predict_probs(model, data, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -132,14 +133,3 @@ def _finite_or_none(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

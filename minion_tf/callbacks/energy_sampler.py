@@ -14,6 +14,7 @@ per training step. The thread holds only a weak reference to the sampler: it end
 `stop()`, when a new `start()` begins, when the sampler is garbage-collected, and at exit.
 """
 import csv
+import functools
 import math
 import sys
 import threading
@@ -30,6 +31,7 @@ from minion_tf.errors import MinionError
 
 KEYS = ("energy_kwh", "energy_counter_kwh", "cpu_energy_kwh", "power_kw", "gpu_mem_peak_gib", "rss_peak_gib",
         "duration_s")
+PEAK_KEYS = ("gpu_mem_peak_gib", "rss_peak_gib")  # maxima; the other figures but power add up over fits
 _J_PER_KWH = 3.6e6
 _GIB = 2.0**30
 
@@ -139,6 +141,14 @@ class EnergySampler:
             self.sample_once()
             return self._figures(self._epoch_start, self._epoch_peak)
 
+    def so_far(self) -> dict:
+        """Sample and return the running fit's figures up to now (without a running fit, `summary`)."""
+        with self._lock:
+            if self._session is None:
+                return self.summary
+            self.sample_once()
+            return self._figures(self._fit_start, self._fit_peak)
+
     def stop(self) -> dict:
         """Stop the thread, take a last sample, close files; return and keep the fit's `summary`.
 
@@ -234,6 +244,24 @@ def _sample_forever(sampler_ref, stop: threading.Event, interval_s: float) -> No
             return
         sampler.sample_once()
         del sampler
+
+
+def combine(figures: list[dict]) -> dict:
+    """The figures of several fits (each as `summary`) as one: energies and durations add, peaks
+    take the largest, power is the summed energy over the summed duration; {} for no fit.
+
+    Example:
+        >>> combine([first_process.summary, resumed_process.summary])["energy_kwh"]
+    """
+    if not figures:
+        return {}
+    out = {}
+    for key in KEYS:
+        values = [float(f.get(key, math.nan)) for f in figures]
+        out[key] = functools.reduce(_peak, values) if key in PEAK_KEYS else sum(values)
+    seconds = out["duration_s"]
+    out["power_kw"] = out["energy_kwh"] / (seconds / 3600.0) if seconds > 0 else math.nan
+    return out
 
 
 def _peak(peak: float, value: float) -> float:

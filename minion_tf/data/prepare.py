@@ -15,7 +15,6 @@ The same source, config and seed give byte-identical files, `stats.json` include
 import dataclasses
 import hashlib
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from tqdm import tqdm
 from minion_tf.data.text import normalize_tweet
 from minion_tf.data.tweets import COMPETITION_FILES, DEFAULT_LABEL_MAP, read_competition_dir, read_labelled_table
 from minion_tf.errors import MinionError
+from minion_tf.io import temporary_path
 
 SPLITS = ("train", "val", "test")
 STATS = "stats.json"
@@ -106,19 +106,14 @@ def _by_label(labels: Iterable[int], label_values: list[int]) -> dict[str, int]:
 
 def _write_atomic(path: Path, chunks: Iterable[str]) -> str:
     """Write UTF-8 text under a temporary name, then rename; returns the sha256 of the bytes."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     digest = hashlib.sha256()
     try:
-        with open(tmp, "wb") as f:
+        with temporary_path(path) as tmp, open(tmp, "wb") as f:
             for chunk in chunks:
                 data = chunk.encode("utf-8")
                 digest.update(data)
                 f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise MinionError(f"{path}: cannot write: {e.strerror}") from None
     return digest.hexdigest()
 

@@ -1,5 +1,5 @@
 """Readers for labelled tweets: the competition layout, labelled CSV/TSV tables, prepared splits
-and the competition's `test_data.txt`.
+and the competition's `test_data.txt`; and for unlabelled texts: a table's columns, or one text a line.
 
 Every reader decodes strictly as UTF-8 and raises `MinionError("file:line: what")` for an empty
 file, bytes that are not UTF-8, an empty text, a missing column or a label outside the allowed
@@ -53,6 +53,17 @@ def _lines(path: Path) -> list[str]:
     return [line.removesuffix("\r") for line in lines]
 
 
+def read_lines(path: Path) -> list[str]:
+    """The texts of a plain text file, one a line (split on "\\n" only); an empty one is refused.
+
+    Example:
+        >>> read_lines(Path("new_tweets.txt"))[0]
+        'loving the new lab <url>'
+    """
+    path = Path(path)
+    return [_check_text(text, path, line) for line, text in enumerate(_lines(path), 1)]
+
+
 def _check_text(text: str, path: Path, line: int) -> str:
     if not text.strip():
         raise MinionError(f"{path}:{line}: empty text")
@@ -103,6 +114,41 @@ def read_labelled_table(
     """
     path = Path(path)
     label_map = DEFAULT_LABEL_MAP if label_map is None else label_map
+    allowed = ", ".join(repr(key) for key in label_map)
+    texts, labels = [], []
+    for line, (text, label) in _table_rows(path, (text_col, label_col)):
+        label = label.strip()
+        if label not in label_map:
+            raise MinionError(f"{path}:{line}: label {label!r} is not one of {allowed}")
+        texts.append(_check_text(text, path, line))
+        labels.append(label_map[label])
+    return texts, np.asarray(labels, dtype=np.int64)
+
+
+def read_columns(path: Path, columns) -> dict[str, list[str]]:
+    """The values of `columns` in a CSV or TSV table with a header row, read as `read_labelled_table`
+    reads tables; an empty value is refused with its file and line.
+
+    Example:
+        >>> read_columns(Path("../shared/data/glue/RTE/dev.tsv"), ["sentence1", "sentence2"])["sentence2"][0]
+        'Christopher Reeve had an accident.'
+    """
+    path = Path(path)
+    values = {column: [] for column in columns}
+    for line, row in _table_rows(path, columns):
+        for column, value in zip(columns, row):
+            if not value.strip():
+                raise MinionError(f"{path}:{line}: empty text in column {column!r}")
+            values[column].append(value)
+    return values
+
+
+def _table_rows(path: Path, columns):
+    """(line, [value of each column]) of every row of a table (delimiters as in `read_labelled_table`).
+
+    Refuses a missing column (naming those found), an empty line, a row of the wrong width and a
+    table without rows.
+    """
     text = read_text(path)
     suffix, header_line = path.suffix.lower(), text.split("\n", 1)[0]
     if suffix == ".tsv" or (suffix in (".csv", ".txt") and "\t" in header_line and "," not in header_line):
@@ -113,31 +159,26 @@ def read_labelled_table(
         raise MinionError(f"{path}: unknown table type {suffix!r}; expected .csv, .tsv or .txt")
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    rows = 0
     try:
         header = next(reader)
         found = ", ".join(repr(name) for name in header)
-        for column in (text_col, label_col):
+        for column in columns:
             if column not in header:
                 raise MinionError(f"{path}:1: no column {column!r}; found columns {found}")
-        t, y = header.index(text_col), header.index(label_col)
-        allowed = ", ".join(repr(key) for key in label_map)
-        texts, labels = [], []
+        index = [header.index(column) for column in columns]
         for row in reader:
             line = reader.line_num
             if row == []:
                 raise MinionError(f"{path}:{line}: empty line")
             if len(row) != len(header):
                 raise MinionError(f"{path}:{line}: {len(row)} fields, the header has {len(header)}")
-            label = row[y].strip()
-            if label not in label_map:
-                raise MinionError(f"{path}:{line}: label {label!r} is not one of {allowed}")
-            texts.append(_check_text(row[t], path, line))
-            labels.append(label_map[label])
+            rows += 1
+            yield line, [row[i] for i in index]
     except csv.Error as e:
         raise MinionError(f"{path}:{reader.line_num}: {e}") from None
-    if not texts:
+    if not rows:
         raise MinionError(f"{path}:2: no rows after the header")
-    return texts, np.asarray(labels, dtype=np.int64)
 
 
 def read_test_data(path: Path) -> tuple[np.ndarray, list[str]]:

@@ -3,7 +3,6 @@
 Uses matplotlib's object API with the Agg canvas, so it never touches pyplot's global
 backend. Kept out of `minion_tf.metrics.__init__` so importing the metrics stays light.
 """
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from minion_tf.errors import MinionError
+from minion_tf.io import temporary_path
 from minion_tf.metrics.calibration import reliability_bins
 
 
@@ -55,11 +55,6 @@ def save_png(fig, path: Path) -> Path:
     """Write `fig` as a PNG to a temporary name beside `path`, then rename: never a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with temporary_path(path) as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path

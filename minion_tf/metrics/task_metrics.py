@@ -81,8 +81,25 @@ def spearman(x, y) -> float:
     return pearson_r(average_ranks(x), average_ranks(y))
 
 
+def macro_recall(predictions, labels) -> float:
+    """Recall averaged over the classes that occur in `labels` (TweetEval's sentiment metric)."""
+    predictions, labels = _pair(predictions, labels, "macro_recall")
+    return float(np.mean([np.mean(predictions[labels == c] == c) for c in np.unique(labels)]))
+
+
+def macro_f1(predictions, labels) -> float:
+    """F1 of each class (one against the rest), averaged over the classes in labels or predictions."""
+    predictions, labels = _pair(predictions, labels, "macro_f1")
+    scores = []
+    for c in np.unique(np.concatenate([labels, predictions])):
+        tp = np.sum((predictions == c) & (labels == c))
+        wrong = np.sum((predictions == c) != (labels == c))
+        scores.append(2 * tp / (2 * tp + wrong))
+    return float(np.mean(scores))
+
+
 METRICS = {"accuracy": accuracy, "f1": f1, "matthews_corrcoef": matthews_corrcoef,
-           "pearson": pearson_r, "spearman": spearman}
+           "pearson": pearson_r, "spearman": spearman, "macro_recall": macro_recall, "macro_f1": macro_f1}
 
 
 def glue_metrics(task, predictions, labels) -> dict[str, float]:

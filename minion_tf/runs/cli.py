@@ -22,9 +22,9 @@ def parser() -> argparse.ArgumentParser:
                         "finetune 2e-5, fasttext 0.1)")
     add_shared_args(p)
     p.add_argument("--task", default="tweets",
-                   help="tweets (default), cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli or imdb; --data is then "
-                        "a GLUE-layout folder or the IMDb CSV folder (default ../shared/data/glue or ../shared/data/imdb, "
-                        "else tensorflow-datasets without download)")
+                   help="tweets (default); text (your own data, see below); cola, sst2, mrpc, stsb, qqp, mnli, qnli, "
+                        "rte, wnli or imdb, for which --data is a GLUE-layout folder or the IMDb CSV folder (default "
+                        "../shared/data/glue or ../shared/data/imdb, else tensorflow-datasets without download)")
     p.add_argument("--last-k", type=int, default=None, help="freeze: the number of last encoder layers that train")
     p.add_argument("--prompt-length", type=int, default=20, help="prompt: soft tokens before the input (default 20)")
     p.add_argument("--train-fraction", type=float, default=0.9,
@@ -36,6 +36,19 @@ def parser() -> argparse.ArgumentParser:
                         "epoch (default 2 on GLUE, 0 = off on tweets and IMDb)")
     p.add_argument("--min-delta", type=float, default=1e-3, help="smallest validation-score gain that counts")
     p.add_argument("--seeds", type=int, default=1, help="run seeds SEED..SEED+N-1 and average them (default 1)")
+    p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files to RUN/tensorboard")
+    text = p.add_argument_group("--task text (your own labelled data in --data: a CSV/TSV file, split 80/10/10 "
+                                "by class with the seed, or a folder of train/val/test files)")
+    text.add_argument("--text-column", default="text", help="column of the texts (default text)")
+    text.add_argument("--label-column", default="label",
+                      help="column of the labels: any number of classes, or a number with --regression (default label)")
+    text.add_argument("--pair-column", default=None, help="column of the second texts of sentence pairs")
+    text.add_argument("--regression", action="store_true", help="labels are numeric scores (one output, MSE)")
+    text.add_argument("--no-dedupe", action="store_true",
+                      help="keep repeated texts (default: drop repeats, texts with two labels, and train/val texts "
+                           "that also occur in test)")
+    text.add_argument("--split-hashtags", action="store_true", help="split hashtags into words, as for tweets")
+    text.add_argument("--anonymise", action="store_true", help="replace @users and URLs by <user> and <url>")
     p.add_argument("--describe", action="store_true",
                    help="print the parameter counts from the encoder's config and exit (no weights, no data)")
     return p

@@ -15,7 +15,9 @@ from minion_tf.errors import MinionError
 
 # Keeps the default run (`run.py --model minion --hidden 64`) near 15 minutes on 2 CPU cores.
 DEFAULT_MAX_EXAMPLES = 20000
-LATER_FIELDS = ("task", "last_k", "prompt_length", "train_fraction", "max_test_examples", "patience", "min_delta")
+LATER_FIELDS = ("task", "last_k", "prompt_length", "train_fraction", "max_test_examples", "patience", "min_delta",
+                "text_column", "label_column", "pair_column", "regression", "no_dedupe", "split_hashtags", "anonymise")
+TEXT_FIELDS = LATER_FIELDS[7:]  # --task text only
 
 
 @dataclass
@@ -47,6 +49,15 @@ class RunConfig:
     patience: int | None = None
     min_delta: float = 1e-3
     seeds: int = 1
+    # --task text: your own CSV/TSV (or folder of train/val/test files) and how to prepare it
+    text_column: str = "text"
+    label_column: str = "label"
+    pair_column: str | None = None
+    regression: bool = False
+    no_dedupe: bool = False
+    split_hashtags: bool = False
+    anonymise: bool = False
+    tensorboard: bool = False  # also write TensorBoard event files (logs only: not in the run key)
 
     def __post_init__(self):
         positive = {"hidden": self.hidden, "epochs": self.epochs, "batch_size": self.batch_size,
@@ -74,6 +85,11 @@ class RunConfig:
             raise MinionError("--last-k K goes with --model freeze (the number of last layers that train), and only with it")
         if self.patience is not None and self.patience < 0:
             raise MinionError(f"--patience must be >= 0, got {self.patience}")
+        if self.task != "text":
+            given = [f for f in TEXT_FIELDS if getattr(self, f) != RunConfig.__dataclass_fields__[f].default]
+            if given:
+                raise MinionError(f"--{given[0].replace('_', '-')} goes with --task text (your own data), "
+                                  f"not --task {self.task}")
 
     def resolved_patience(self) -> int:
         """Epochs without a gain of `min_delta` before stopping: 2 on GLUE (Pittsburgh), else 0 (off)."""
@@ -94,7 +110,7 @@ class RunConfig:
 
     def run_key(self) -> str:
         """Digest of the fields that change results (paths excluded)."""
-        ignore = {"out", "cache_dir", "no_cache", "cache_budget_gb", "seeds"}
+        ignore = {"out", "cache_dir", "no_cache", "cache_budget_gb", "seeds", "tensorboard"}
         defaults = RunConfig.__dataclass_fields__
         key = {k: v for k, v in self.as_dict().items()
                if k not in ignore and not (k in LATER_FIELDS and v == defaults[k].default)}

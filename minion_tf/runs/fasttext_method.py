@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from minion_tf.errors import MinionError
+from minion_tf.io import temporary_path
 from minion_tf.runs.registry import register
 
 NUM_LABELS = 2
@@ -91,9 +92,8 @@ class FastTextMethod:
         start = time.perf_counter()
         test_probs = {name: predictor.predict(texts[name]) for name in data.test_names}
         test_s = time.perf_counter() - start
-        tmp = run_dir / f"{MODEL_FILE}.tmp"
-        model.save_model(str(tmp))
-        tmp.replace(run_dir / MODEL_FILE)
+        with temporary_path(run_dir / MODEL_FILE) as tmp:
+            model.save_model(str(tmp))
         return {"history": [{k: float(v) for k, v in logs.items()}], "best_epoch": 0, "test_probs": test_probs,
                 "timings": {"train_s": train_s, "test_s": test_s},
                 "params": {"trainable": params, "total": params},

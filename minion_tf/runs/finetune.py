@@ -52,9 +52,9 @@ class EncoderMethod:
     def describe(self, config) -> dict:
         from minion_tf.backbones import describe_dims, load_config
         from minion_tf.models.trainability import block_sizes, expected_trainable
-        from minion_tf.runs.task_data import task_spec
+        from minion_tf.runs.task_data import spec_of
 
-        num_labels = task_spec(config.task).num_labels
+        num_labels = spec_of(config).num_labels
         encoder_config = load_config(config.encoder)
         sizes = block_sizes(encoder_config, num_labels)
         extra = config.prompt_length * sizes["width"] if self.counted == "prompt" else 0
@@ -115,16 +115,15 @@ class FineTune(EncoderMethod):
 
 def save_trained(run_dir: Path, model, variables, config, num_labels: int) -> None:
     """The trained variables (by index in `model.weights`), plus what rebuilding the model needs."""
-    from minion_tf.cache import write_json_atomic
+    from minion_tf.io import temporary_path, write_json
 
     trained = {v.ref() for v in variables}
     arrays = {str(i): w.numpy() for i, w in enumerate(model.weights) if w.ref() in trained}
-    tmp = run_dir / "trained.tmp.npz"
-    np.savez(tmp, **arrays)
-    tmp.replace(run_dir / WEIGHTS)
+    with temporary_path(run_dir / WEIGHTS, sum(a.nbytes for a in arrays.values())) as tmp:
+        np.savez(tmp, **arrays)
     keys = ("model", "encoder", "tokenizer", "max_length", "last_k", "prompt_length")
-    write_json_atomic(run_dir / MODEL_JSON, {**{k: getattr(config, k) for k in keys}, "num_labels": num_labels,
-                                              "num_weights": len(model.weights)})
+    write_json(run_dir / MODEL_JSON, {**{k: getattr(config, k) for k in keys}, "num_labels": num_labels,
+                                       "num_weights": len(model.weights)})
 
 
 def load_trained(run_dir: Path):

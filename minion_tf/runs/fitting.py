@@ -12,7 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+import tf_keras as keras
+
 from minion_tf.errors import MinionError
+from minion_tf.runs.epoch_logs import EpochLogs
 from minion_tf.runs.resume import EpochCheckpoint, restore_progress
 from minion_tf.training.early_stopping import BestEpochStopping, ScoreTimeLogger
 
@@ -49,11 +52,13 @@ def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: di
                                     config.min_delta, past)
         callbacks.append(stopper)
     checkpoint = EpochCheckpoint(run_dir / "progress", trackables, past)
+    epoch_logs = EpochLogs(run_dir, config.tensorboard)
+    write_logs = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epoch_logs.write(checkpoint.history))
     start = time.perf_counter()
     if first_epoch < config.epochs and not (stopper and stopper.done):
         train = feeds["train"].dataset(config.batch_size, seed=config.seed, first_epoch=first_epoch)
         model.fit(train, validation_data=val, epochs=config.epochs, initial_epoch=first_epoch, verbose=2,
-                  callbacks=[*callbacks, checkpoint])
+                  callbacks=[*callbacks, checkpoint, write_logs])
     train_s = time.perf_counter() - start
     if stopper:
         stopper.restore()
@@ -63,14 +68,22 @@ def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: di
             "train_s": train_s}
 
 
-def predict_ordered(model, dataset, n: int, num_labels: int = 2) -> np.ndarray:
-    """Outputs in example order, (n, num_labels), from a dataset built `with_rows`."""
+def forward_pass(model):
+    """The model's inference call as one tf.function (shapes relaxed: it traces about twice)."""
     import tensorflow as tf
 
-    predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+
+def predict_ordered(model, dataset, n: int, num_labels: int = 2, forward=None) -> np.ndarray:
+    """Outputs in example order, (n, num_labels), from a dataset built `with_rows`.
+
+    Pass `forward=forward_pass(model)` to trace once for many calls (the chunks of a long input).
+    """
+    forward = forward or forward_pass(model)
     probs = np.zeros((n, num_labels), dtype=np.float32)
     for x, _, rows in dataset:
-        probs[rows.numpy()] = predict(x).numpy()
+        probs[rows.numpy()] = forward(x).numpy()
     return probs
 
 
@@ -98,9 +111,11 @@ def encoder_predictor(backbone, model, saved: dict):
     """`predict(texts, pairs=None) -> (n, outputs)` for a model that reads token ids."""
     from minion_tf.token_split import TokenSplit
 
+    forward = forward_pass(model)
+
     def predict(texts, pairs=None) -> np.ndarray:
         split = TokenSplit.from_texts(backbone.tokenizer, list(texts), np.zeros(len(texts)), saved["max_length"],
                                       pairs=pairs)
-        return predict_ordered(model, split.dataset(256, with_rows=True), len(texts), saved["num_labels"])
+        return predict_ordered(model, split.dataset(256, with_rows=True), len(texts), saved["num_labels"], forward)
 
     return predict

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from minion_tf.cache import write_json_atomic
 from minion_tf.errors import MinionError
-from minion_tf.runs.multitask_config import MultitaskConfig
+from minion_tf.io import folder_lock, temporary_path, write_json
+from minion_tf.runs.epoch_logs import EpochLogs
+from minion_tf.runs.multitask_config import LOG_FIELDS, MultitaskConfig
 from minion_tf.runs.record import git_commit, package_versions, param_line
 
 
@@ -102,28 +103,14 @@ def select_parameters(config, trainer, train: dict, directory: Path) -> tuple[li
         trainer.accumulate_step({t: next(s) for t, s in streams.items()})
     masks = select_top_fraction(trainer.accumulator.numpy(), config.select_fraction)
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / "topk_masks.tmp.npz"
-    np.savez(tmp, **{f"m{i}": m for i, m in enumerate(masks)})
-    tmp.replace(path)
+    with temporary_path(path) as tmp:
+        np.savez(tmp, **{f"m{i}": m for i, m in enumerate(masks)})
     return masks, time.perf_counter() - start
 
 
 def steps_per_epoch(config: MultitaskConfig, train: dict) -> int:
     """Batches of the largest task, times --iterations-multiplier; smaller tasks cycle."""
     return math.ceil(max(len(f) for f in train.values()) / config.batch_size) * config.iterations_multiplier
-
-
-def save_progress(directory: Path, trackables: dict, done: int, history: list) -> None:
-    """Checkpoint after `done` finished phases, then (atomically) the progress record pointing at it."""
-    import tensorflow as tf
-
-    directory.mkdir(parents=True, exist_ok=True)
-    name = f"epoch-{done}"
-    tf.train.Checkpoint(**trackables).write(str(directory / name))
-    write_json_atomic(directory / "progress.json", {"epoch": done, "checkpoint": name, "history": history})
-    for old in directory.glob("epoch-*"):
-        if not old.name.startswith(name + "."):
-            old.unlink()
 
 
 def check_same_config(run_dir: Path, config: MultitaskConfig) -> None:
@@ -135,8 +122,7 @@ def check_same_config(run_dir: Path, config: MultitaskConfig) -> None:
         saved = json.loads(path.read_text())
     except json.JSONDecodeError:
         raise MinionError(f"{path}: unreadable (not JSON); delete {run_dir} to start over") from None
-    ignore = {"out", "data"}
-    differs = [k for k, v in config.as_dict().items() if k not in ignore and saved.get(k) != v]
+    differs = [k for k, v in config.as_dict().items() if k not in LOG_FIELDS and saved.get(k) != v]
     if differs:
         k = differs[0]
         raise MinionError(f"{run_dir} holds a run with {k}={saved.get(k)!r}, not {getattr(config, k)!r}: "
@@ -152,14 +138,24 @@ def _epoch_line(entry: dict, total: int) -> str:
 
 
 def run(config: MultitaskConfig) -> dict:
-    """Train and evaluate one configuration; see the module docstring."""
+    """Train and evaluate one configuration; see the module docstring.
+
+    A run folder another process is working in is refused in one line; the record's timings and
+    energy add up every process that worked on the run (`resumes` counts the restarts).
+    """
+    with folder_lock(config.run_dir(), hint="use another --out or --name"):
+        return _run_holding_folder(config)
+
+
+def _run_holding_folder(config: MultitaskConfig) -> dict:
     import tensorflow as tf
     import tf_keras as keras
 
     from minion_tf.backbones import load_backbone
     from minion_tf.callbacks.energy_config import EnergyConfig
     from minion_tf.callbacks.energy_sampler import EnergySampler
-    from minion_tf.runs.resume import restore_progress
+    from minion_tf.runs import ledger
+    from minion_tf.runs.resume import restore_progress, save_progress
     from minion_tf.training.multitask_batches import cycling_batches
     from minion_tf.training.multitask_loop import MultitaskLossConfig, MultitaskTrainer, evaluate
     from minion_tf.training.smart import SmartConfig
@@ -170,9 +166,9 @@ def run(config: MultitaskConfig) -> dict:
     if record_path.is_file():
         print(f"already finished: {record_path}")
         return json.loads(record_path.read_text())
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / "config.json", config.as_dict())
+    write_json(run_dir / "config.json", config.as_dict())
     start = time.perf_counter()
+    ledger.begin(run_dir)
     keras.utils.set_random_seed(config.seed)
     backbone = load_backbone(config.encoder, trainable=True)
     if config.max_length > backbone.max_positions:
@@ -202,6 +198,14 @@ def run(config: MultitaskConfig) -> dict:
     first, history = restore_progress(progress_dir, trackables)
     if first:
         print(f"resuming {run_dir} after epoch {first}", flush=True)
+
+    def this_process() -> dict:
+        """This process's seconds so far (`history` also holds the epochs of processes before it)."""
+        mine = history[first:]
+        return {**timings, "train_s": sum(e["train_s"] for e in mine), "eval_s": sum(e["eval_s"] for e in mine),
+                "total_s": time.perf_counter() - start}
+
+    ledger.record(run_dir, this_process())  # loading and top-k selection count even if this process dies
     plan = phases(config)
     sampler = EnergySampler(EnergyConfig(csv_path=str(run_dir / "energy.csv")))
     sampler.start()
@@ -234,17 +238,20 @@ def run(config: MultitaskConfig) -> dict:
                      "eval_s": eval_s, "energy": energy}
             history.append(entry)
             save_progress(progress_dir, trackables, index + 1, history)
+            ledger.record(run_dir, this_process(), sampler.so_far())
+            EpochLogs(run_dir, config.tensorboard).write(history)
             print(_epoch_line(entry, len(plan)), flush=True)
     finally:
         energy_total = sampler.stop()
     final = history[-1]["dev"]
-    timings.update({"train_s": sum(e["train_s"] for e in history), "eval_s": sum(e["eval_s"] for e in history),
-                    "step_s_joint": float(np.mean([e["step_s"] for e in history if e["stage"] == "joint"])),
-                    "total_s_this_process": time.perf_counter() - start})
+    ledger.record(run_dir, this_process(), energy_total)
+    cost = ledger.totals(run_dir)
+    step_s_joint = float(np.mean([e["step_s"] for e in history if e["stage"] == "joint"]))
     record = {"config": config.as_dict(), "run_dir": str(run_dir), "encoder": backbone.name, "epochs": history,
-              "final": final, "params": params, "timings": timings, "data": data_summary,
-              "energy": energy_total, "versions": package_versions(), "git_commit": git_commit()}
-    write_json_atomic(record_path, record)
+              "final": final, "params": params, "timings": {**cost["timings"], "step_s_joint": step_s_joint},
+              "resumes": cost["resumes"], "data": data_summary, "energy": cost["energy"],
+              "versions": package_versions(), "git_commit": git_commit()}
+    write_json(record_path, record)
     if "score" in final:
         print(f"dev score {final['score']:.4f} = (SST {final['sst_accuracy']:.4f} + paraphrase "
               f"{final['para_accuracy']:.4f} + (r {final['sts_pearson']:.4f} + 1) / 2) / 3")

@@ -20,6 +20,8 @@ DEFAULT_MAX_EXAMPLES = 2000
 # The first CS224N report weighs the sentiment loss without giving the factor; 1.0 leaves SST unweighted
 # (its loss is already the largest, ~ln 5 at the start), so results do not hinge on a guessed value.
 DEFAULT_SST_LOSS_WEIGHT = 1.0
+# Fields that say where a run goes or what it logs, not what it computes: outside the run key.
+LOG_FIELDS = ("out", "name", "data", "tensorboard")
 
 
 @dataclass
@@ -55,6 +57,7 @@ class MultitaskConfig:
     iterations_multiplier: int = 1
     final_task_stage: int = 0
     head_dropout: float = 0.1
+    tensorboard: bool = False  # also write TensorBoard event files (logs only: not in the run key)
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "max_length", "iterations_multiplier"):
@@ -98,7 +101,7 @@ class MultitaskConfig:
 
     def run_key(self) -> str:
         """Digest of the fields that change results (paths and the name excluded)."""
-        key = {k: v for k, v in self.as_dict().items() if k not in ("out", "name", "data")}
+        key = {k: v for k, v in self.as_dict().items() if k not in LOG_FIELDS}
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
 
     def default_name(self) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 from pathlib import Path
+
+from minion_tf.io import write_text
 
 
 def cell(value) -> str:
@@ -30,23 +31,17 @@ def markdown(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def write_table(rows: list[dict], stem: Path, columns: list[str] | None = None, note: str = "") -> list[Path]:
     """`stem.md` (with `note` under the table) and `stem.csv` (raw values; NaN left empty)."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     if columns is None:
         columns = list(rows[0]) if rows else []
-    _write_atomic(stem.with_suffix(".md"), markdown(rows, columns) + (f"\n{note.strip()}\n" if note else ""))
+    write_text(stem.with_suffix(".md"), markdown(rows, columns) + (f"\n{note.strip()}\n" if note else ""))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
         writer.writerow(["" if cell(row.get(c)) == "—" else row.get(c) for c in columns])
-    _write_atomic(stem.with_suffix(".csv"), buffer.getvalue())
+    write_text(stem.with_suffix(".csv"), buffer.getvalue())
     return [stem.with_suffix(".md"), stem.with_suffix(".csv")]

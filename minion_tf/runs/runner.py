@@ -13,12 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from minion_tf.cache import write_json_atomic
 from minion_tf.callbacks import EnergyConfig
+from minion_tf.io import folder_lock, temporary_path, write_json
 from minion_tf.metrics import apply_temperature, calibration_errors, nll, reliability_bins
 from minion_tf.metrics.reliability_plot import plot_reliability
 from minion_tf.metrics.task_metrics import glue_metrics, primary_score
+from minion_tf.runs import ledger
 from minion_tf.runs.config import RunConfig
+from minion_tf.runs.epoch_logs import EpochLogs
 from minion_tf.runs.record import git_commit, package_versions, param_line
 from minion_tf.runs.registry import get_method
 
@@ -63,67 +65,98 @@ def evaluate(data, test_probs: dict, temperature: float | None = None) -> dict:
     return {"score": float(np.mean([e["score"] for e in sets.values()])), "metrics": metrics, "sets": sets}
 
 
+def task_record(config: RunConfig, data) -> dict:
+    """What applying the run to new texts needs: label names, pairs or not, how texts were normalised."""
+    from minion_tf.runs.task_data import normalisation
+
+    spec = data.spec
+    out = {"name": spec.name, "labels": None if spec.is_regression else list(spec.labels), "pair": spec.is_pair,
+           "metric": spec.primary, "normalise": normalisation(config, data)}
+    if data.removed is not None:
+        out["removed_by_dedupe"] = data.removed
+    return out
+
+
 def run(config: RunConfig) -> dict:
     """Train and test one configuration (or `config.seeds` of them, averaged; see `run_seeds`).
 
-    A finished run (its run.json exists) is not redone.
+    A finished run (its run.json exists) is not redone; a run folder another process is working
+    in is refused in one line. The record's timings and energy add up every process that worked
+    on the run (`resumes` counts the restarts; see `ledger`).
     """
     if config.seeds > 1:
         return run_seeds(config)
+    with folder_lock(config.run_dir(), hint="use another --out"):
+        return _run_holding_folder(config)
+
+
+def _run_holding_folder(config: RunConfig) -> dict:
     method = get_method(config.model)
     run_dir = config.run_dir()
     record_path = run_dir / "run.json"
     if record_path.is_file():
         print(f"already finished: {record_path}")
         return json.loads(record_path.read_text())
-    run_dir.mkdir(parents=True, exist_ok=True)
     from minion_tf.runs.task_data import load_run_data
 
+    if config.model != "fasttext":  # a missing encoder is found before the data are prepared
+        from minion_tf.backbones import resolve_encoder_dir
+
+        resolve_encoder_dir(config.encoder)
     start = time.perf_counter()
+    ledger.begin(run_dir)
     data = load_run_data(config)
     print(f"{config.task}: " + ", ".join(f"{name} {len(split)}" for name, split in data.splits.items())
           + f" examples from {data.source}", flush=True)
     from minion_tf.callbacks.keras2 import CalibrationCallback, EnergyCallback
+    from minion_tf.runs.resume import LedgerCallback
 
     energy = EnergyCallback(EnergyConfig(csv_path=str(run_dir / "energy.csv")))
     calibration = []
 
     def callbacks_for(val, calibrate: bool):
         calibration[:] = [CalibrationCallback(val, out_dir=str(run_dir))] if calibrate else []
-        return [energy, *calibration]
+        return [energy, *calibration, LedgerCallback(run_dir, energy.sampler, start)]
 
     with energy:
         result = method.train(config, data, run_dir, callbacks_for)
+    EpochLogs(run_dir, config.tensorboard).write(result["history"])
     calib = calibration[0].summary if calibration else {}
     test = evaluate(data, result["test_probs"], calib.get("temperature"))
     line = f"test: {data.spec.primary} {test['score']:.4f}"
+    line += "".join(f"  {m} {v:.4f}" for m, v in test["metrics"].items() if m != data.spec.primary)
     if "ace" in test:
-        if data.spec.primary != "accuracy":
-            line += f"  accuracy {test['accuracy']:.4f}"
         line += f"  ACE {100 * test['ace']:.2f}  MCE {100 * test['mce']:.2f}  NLL {test['nll']:.4f}"
     print(f"{line}  ({', '.join(f'{n} {len(data.splits[n])}' for n in data.test_names)} examples)")
     first = data.test_names[0]
     if not data.spec.is_regression:
         plot_reliability({f"{config.label()} {first}": (result["test_probs"][first], data.splits[first].labels)},
                          run_dir / "reliability_test.png")
+    ledger.record(run_dir, {**result["timings"], "total_s": time.perf_counter() - start}, energy.summary)
+    cost = ledger.totals(run_dir)
     record = {
         "config": config.as_dict(),
         "epochs": result["history"],
         "best_epoch": result["best_epoch"],
         "test": test,
         "params": result["params"],
-        "timings": {**result["timings"], "total_s": time.perf_counter() - start},
+        "timings": cost["timings"],
+        "resumes": cost["resumes"],
         "data": {name: len(split) for name, split in data.splits.items()},
-        "prepared": data.source,  # tweets: its stats.json says how to normalise new texts (see submission)
-        "energy": energy.summary,
+        "prepared": data.source,
+        "task": task_record(config, data),
+        "energy": cost["energy"],
         "calibration_val": calib,
         **result.get("details", {}),
         "versions": package_versions(),
         "git_commit": git_commit(),
     }
-    for name, probs in result["test_probs"].items():
-        np.save(run_dir / f"{name}_probs.npy", probs)
-    write_json_atomic(record_path, record)
+    for name, probs in result["test_probs"].items():  # labels beside them: for intervals and paired comparisons
+        for path, array in ((run_dir / f"{name}_probs.npy", probs), (run_dir / f"{name}_labels.npy",
+                                                                     data.splits[name].labels)):
+            with temporary_path(path, array.nbytes) as tmp:
+                np.save(tmp, array)
+    write_json(record_path, record)
     print(f"wrote {record_path}")
     return record
 
@@ -144,7 +177,7 @@ def run_seeds(config: RunConfig) -> dict:
                                     for m, v in metrics.items()}},
                "train_s": {"mean": float(np.mean([r["timings"]["train_s"] for r in records]))}}
     path = Path(config.out) / f"{replace(config, seeds=1).run_dir().name}-seeds{config.seeds}.json"
-    write_json_atomic(path, summary)
+    write_json(path, summary)
     print(f"mean of {config.seeds} seeds: {config.task} score {scores.mean():.4f} "
           f"± {scores.std(ddof=1):.4f}; wrote {path}")
     return summary

@@ -10,6 +10,8 @@ import numpy as np
 
 from minion_tf.cache import build_cache, data_digest, estimate_bytes
 from minion_tf.errors import MinionError
+from minion_tf.io import check_free_space, temporary_path, write_json
+from minion_tf.runs import ledger
 from minion_tf.runs.registry import register
 
 NUM_LABELS = 2
@@ -24,6 +26,13 @@ def split_cache_dir(config, backbone, name: str, split) -> Path:
     (other weights or tokenizer under the same name) is refused by the cache."""
     slug = re.sub(r"[^A-Za-z0-9.-]+", "_", backbone.name.rstrip("/").split("/")[-1])
     return cache_root(config) / f"{slug}-L{config.max_length}" / f"{name}-{data_digest(*cache_key(split))}"
+
+
+def check_cache_space(config, directories, estimate: int) -> None:
+    """Refuse, in one line, a cache that would not fit on its disk (what is already cached counts)."""
+    present = sum(f.stat().st_size for d in directories if d.is_dir() for f in d.iterdir())
+    check_free_space(cache_root(config), estimate - present, "the hidden-state cache",
+                     "free some space, put the cache on a larger disk (--cache-dir) or stream the states (--no-cache)")
 
 
 def cache_key(split) -> tuple:
@@ -59,10 +68,10 @@ class SideTuning:
 
     def describe(self, config) -> dict:
         from minion_tf.backbones import describe_dims
-        from minion_tf.runs.task_data import task_spec
+        from minion_tf.runs.task_data import spec_of
 
         dims = describe_dims(config.encoder)
-        side = self.build(config, dims["num_states"], dims["model_dim"], task_spec(config.task).num_labels)
+        side = self.build(config, dims["num_states"], dims["model_dim"], spec_of(config).num_labels)
         return {"trainable": int(side.count_params()), "total": int(side.count_params()) + dims["encoder_params"]}
 
     def train(self, config, data, run_dir: Path, callbacks_for) -> dict:
@@ -93,14 +102,16 @@ class SideTuning:
             feeds = tokens
             model = StreamingSideModel(backbone, side)
         else:
+            dirs = {n: split_cache_dir(config, backbone, n, split) for n, split in data.splits.items()}
+            check_cache_space(config, dirs.values(), estimate)
             start = time.perf_counter()
             feeds = {}
             for n, split in data.splits.items():
                 texts, labels, pairs = cache_key(split)
-                cache = build_cache(backbone, texts, labels, split_cache_dir(config, backbone, n, split),
-                                    config.max_length, pairs=pairs)
+                cache = build_cache(backbone, texts, labels, dirs[n], config.max_length, pairs=pairs)
                 feeds[n] = CachedSplit(cache, split.labels)
             timings["cache_s"] = time.perf_counter() - start
+            ledger.record(run_dir, {"cache_s": timings["cache_s"]})  # counted even if this process dies later
             model = side
         optimizer = keras.optimizers.Adam(config.resolved_lr(), beta_1=0.9, beta_2=0.999)
         compile_for(model, data.spec, optimizer)
@@ -126,12 +137,9 @@ class SideTuning:
 
 def save_side(run_dir: Path, side, config, backbone, num_labels: int = NUM_LABELS) -> None:
     """Only the trainable side network's weights, plus what rebuilding it needs."""
-    from minion_tf.cache import write_json_atomic
-
-    tmp = run_dir / "side.tmp.weights.h5"  # the .weights.h5 suffix picks the same format on load
-    side.save_weights(str(tmp))
-    tmp.replace(run_dir / "side.weights.h5")
-    write_json_atomic(run_dir / "side_model.json", {
+    with temporary_path(run_dir / "side.weights.h5") as tmp:  # keeps the .weights.h5 suffix: same format
+        side.save_weights(str(tmp))
+    write_json(run_dir / "side_model.json", {
         "side": config.model, "hidden": config.hidden, "num_labels": num_labels,
         "num_states": backbone.num_states, "model_dim": backbone.model_dim, "max_length": config.max_length,
         "encoder": config.encoder, "tokenizer": config.tokenizer, "identity": backbone.identity()})

@@ -1,6 +1,7 @@
 """The data of one run's `--task`: train / val / test `Split`s and the task's spec.
 
 - `tweets` (default): the prepared tweet splits (dedupe, hashtags, 80/10/10; see `tweet_data`).
+- `text`: your own labelled data, any number of classes or a score (see `data.user_text`).
 - GLUE tasks and `imdb`: train is capped at `--max-examples` (a seeded subset), then cut into
   train and val by `--train-fraction` (Pittsburgh: 0.9; UCSD: 0.9 or 0.3); the GLUE dev set
   (IMDb: its test set) is the test set, capped at `--max-test-examples`. MNLI has two test
@@ -19,15 +20,53 @@ from pathlib import Path
 
 import numpy as np
 
-from minion_tf.data.glue import Split, TaskSpec, get_task, split_train_val
+from minion_tf.data.glue import TASKS, Split, TaskSpec, get_task, split_train_val
+from minion_tf.data.user_text import TextSource, load_text_task, text_spec
+from minion_tf.errors import MinionError
 from minion_tf.runs.defaults import shared_data_root
 
-TWEETS = TaskSpec("tweets", "tweets", ("text",), "label", ("0", "1"), ("accuracy",), "accuracy", "", ("text",))
+TWEETS = TaskSpec("tweets", "tweets", ("text",), "label", ("negative", "positive"), ("accuracy",), "accuracy", "",
+                  ("text",))
+TASK_NAMES = ("tweets", "text", *TASKS)
 
 
 def task_spec(name: str) -> TaskSpec:
-    """The spec of `--task` (tweets, a GLUE task or imdb), or one clear error."""
-    return TWEETS if name == "tweets" else get_task(name)
+    """The spec of `--task` (tweets, a GLUE task or imdb; `text` gets its classes from its data,
+    see `spec_of`), or one clear error listing every task."""
+    if name == "tweets":
+        return TWEETS
+    if name == "text":
+        return text_spec(("0", "1"), pair=False)
+    try:
+        return get_task(name)
+    except MinionError:
+        raise MinionError(f"unknown task {name!r}: known tasks are {', '.join(TASK_NAMES)}") from None
+
+
+def spec_of(config) -> TaskSpec:
+    """The spec of a run's task; for `text`, read from its data (the classes it holds)."""
+    return load_run_data(config).spec if config.task == "text" else task_spec(config.task)
+
+
+def text_source(config) -> TextSource:
+    """Where `--task text` reads its data, and how it prepares it."""
+    if config.data is None:
+        raise MinionError("--task text needs --data: a CSV/TSV file with a header, or a folder of train/val/test "
+                          "files (e.g. ../shared/data/tweets/tweeteval_sentiment)")
+    return TextSource(config.data, config.text_column, config.label_column, config.pair_column, config.regression,
+                      not config.no_dedupe, config.split_hashtags, config.anonymise)
+
+
+def normalisation(config, data) -> dict | None:
+    """How new texts must be normalised to look like this run's training texts (None: as they are)."""
+    if config.task == "text":
+        return text_source(config).normalise
+    if config.task == "tweets":
+        import json
+
+        flags = json.loads((Path(data.source) / "stats.json").read_text())["config"]
+        return {"split_hashtags": flags["split_hashtags"], "anonymise": flags["anonymise"]}
+    return None
 
 
 @dataclass
@@ -37,6 +76,7 @@ class RunData:
     spec: TaskSpec
     splits: dict[str, Split]
     source: str
+    removed: dict | None = None  # --task text: rows dropped by dedupe
 
     @property
     def test_names(self) -> tuple[str, ...]:
@@ -51,6 +91,11 @@ def _subset(split: Split, cap: int | None, seed: int) -> Split:
 
 def load_run_data(config) -> RunData:
     """The splits `config` trains, validates and tests on (tweets are prepared first if needed)."""
+    if config.task == "text":
+        source = text_source(config)
+        text = load_text_task(source, config.seed, config.max_examples, config.max_test_examples,
+                              config.train_fraction)
+        return RunData(text.spec, text.splits, str(Path(source.path).expanduser()), text.removed)
     spec = task_spec(config.task)
     if spec is TWEETS:
         from minion_tf.runs.tweet_data import prepared_dir, read_splits

@@ -20,9 +20,13 @@ import math
 import statistics
 from pathlib import Path
 
+import numpy as np
+
 from minion_tf.data.glue import TASKS
 from minion_tf.errors import MinionError
+from minion_tf.metrics.intervals import bootstrap_interval
 from minion_tf.metrics.reliability_plot import save_png
+from minion_tf.metrics.task_metrics import METRICS
 from minion_tf.runs.report import write_table
 from minion_tf.runs.tables import ENCODER_NAMES
 
@@ -57,7 +61,7 @@ def load_task_records(dirs) -> list[dict]:
                 f"config.{k}" for k in ("model", "lr") if k not in config]
             if missing:
                 raise MinionError(f"{path}: not a run record (no {', '.join(missing)})")
-            records.append(record)
+            records.append({**record, "run_dir": str(path.parent)})
     if not records:
         raise MinionError(f"no GLUE or IMDb run.json under {', '.join(map(str, dirs))}")
     return records
@@ -122,17 +126,33 @@ def _mean(values) -> float:
     return statistics.fmean(values) if values else math.nan
 
 
+def interval(record: dict, metric: str) -> str | None:
+    """"[low, high]" in %: the 95 % bootstrap interval of `metric` over the run's test examples, from the
+    predictions and labels saved beside its run.json (None for runs without them or with two test sets)."""
+    folder = Path(record.get("run_dir", ""))
+    probs, labels = folder / "test_probs.npy", folder / "test_labels.npy"
+    if not (probs.is_file() and labels.is_file()):
+        return None
+    predictions, truth = np.load(probs), np.load(labels)
+    predictions = predictions.argmax(axis=1) if predictions.shape[1] > 1 else predictions[:, 0]  # class or score
+    low, high = bootstrap_interval(METRICS[metric], predictions, truth)
+    return f"[{100 * low:.1f}, {100 * high:.1f}]"
+
+
 def _score_row(key: tuple, runs: list[dict], baseline_s: float | None) -> dict:
     task, encoder, train, label, lr = key
     spec = TASKS.get(task)
-    primary = spec.primary if spec else None
+    primary = spec.primary if spec else (runs[0].get("task") or {}).get("metric")
     scores = [100 * _number(r["test"].get("score")) for r in runs]
+    single = len(runs) == 1
     row = {"task": task, "encoder": encoder, "train n": train, "method": label, "lr": lr, "seeds": len(runs),
            "metric": primary, "score %": _mean(scores),
-           "score std": statistics.stdev(scores) if len(runs) > 1 else None}
+           "score std": None if single else statistics.stdev(scores),
+           "score 95% CI": interval(runs[0], primary) if single and primary else None}
     names = dict.fromkeys(n for r in runs for n in r["test"].get("metrics", {}) if n != primary)
     for name in names:
         row[f"{name} %"] = _mean([100 * _number(r["test"].get("metrics", {}).get(name)) for r in runs])
+        row[f"{name} 95% CI"] = interval(runs[0], name) if single else None
     params = runs[0].get("params", {})
     trainable, total = params.get("trainable"), params.get("total")
     train_s = _mean([_number(r.get("timings", {}).get("train_s")) for r in runs])
@@ -243,13 +263,16 @@ def imdb_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
-GLUE_HEAD = ["task", "encoder", "train n", "method", "lr", "seeds", "metric", "score %", "score std"]
+GLUE_HEAD = ["task", "encoder", "train n", "method", "lr", "seeds", "metric", "score %", "score std", "score 95% CI"]
 GLUE_TAIL = ["trainable params", "trainable %", "best epoch", "epochs run", "train s", "time vs finetune 2e-5"]
 GLUE_NOTE = ("Test split (GLUE: the dev set, MNLI's score the mean of matched and mismatched; IMDb: its test set). "
              "Score = the task's primary metric (column metric). Mean over seeds; score std is the sample "
-             "standard deviation (— with one seed). Metrics in % (correlations x 100). Best epoch "
+             "standard deviation (— with one seed); the 95 % CI is a percentile bootstrap over the test examples "
+             "(2,000 resamples) of a single-seed run with its saved predictions. Metrics in % (correlations "
+             "x 100). Best epoch "
              "(1-based) is the restored one; time vs finetune 2e-5 = train s / train s of full fine-tuning at "
-             "lr 2e-5 on the same task and scale. Built from run.json files only.")
+             "lr 2e-5 on the same task and scale. Built from run.json files (and, for the intervals, the test "
+             "predictions and labels saved beside them).")
 IMDB_NOTE = ("Per epoch of the lowest seed's run; train/val = the split of the training data in %. "
              "Built from run.json files only.")
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import tf_keras as keras
 
 from minion_tf.callbacks.calibration_monitor import predict_probs
+from minion_tf.io import temporary_path
 from minion_tf.metrics.task_metrics import glue_metrics, primary_score
 
 
@@ -88,9 +89,8 @@ class BestEpochStopping(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self._update(epoch, float(logs["val_score"])):
-            tmp = self.path.with_name("tmp-" + self.path.name)
-            self.target.save_weights(str(tmp))
-            tmp.replace(self.path)
+            with temporary_path(self.path) as tmp:  # keeps the .weights.h5 suffix: same format
+                self.target.save_weights(str(tmp))
         if self.done:
             self.model.stop_training = True
 
