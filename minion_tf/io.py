@@ -110,7 +110,8 @@ def folder_lock(folder: Path, wait: bool = False, hint: str = "") -> Iterator[No
     """Hold `folder` (an flock on its `.lock` file, released when the block ends or the process dies).
 
     When another process holds it: `wait=False` raises one line, "FOLDER is in use by another
-    process (pid N); wait for it or HINT"; `wait=True` prints that it waits, then waits.
+    process (pid N); wait for it or HINT"; `wait=True` prints that it waits, then waits. Once held,
+    temporary files that killed writers left in the folder are removed.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -127,6 +128,8 @@ def folder_lock(folder: Path, wait: bool = False, hint: str = "") -> Iterator[No
         f.truncate(0)
         f.write(str(os.getpid()))
         f.flush()
+        for leftover in folder.glob(".tmp-*"):  # of a process killed mid-write: no one else writes here now
+            leftover.unlink(missing_ok=True)
         try:
             yield
         finally:

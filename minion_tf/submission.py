@@ -83,8 +83,9 @@ def write_submission(run_dir: Path, test_data: Path, out: Path) -> dict:
 
     ids, texts = read_test_tweets(test_data)
     task = run_task(run_dir)
-    if task.pair or task.labels is None or len(task.labels) != 2:
-        raise MinionError(f"{run_dir}: a {task.name} run; a submission needs a two-class classifier of single texts")
+    if task.pair or task.labels != ("negative", "positive"):
+        raise MinionError(f"{run_dir}: a {task.name} run with labels {task.labels}; a submission needs a classifier "
+                          "of single texts with the labels negative and positive")
     probs = predict_texts(load_predictor(run_dir, task), task, texts)
     positive = probs.argmax(1) == 1
     write_predictions(ids, positive, out)

@@ -80,7 +80,8 @@ def finished(tiny_encoder_dir, tweet_dir, sts_dir, tmp_path_factory):
 def test_every_model_predicts_its_test_split_as_the_run_did(model, finished, tmp_path):
     run_dir = finished(model)
     record = json.loads((run_dir / "run.json").read_text())
-    labels = (record.get("task") or {}).get("labels") or ["negative", "positive"]
+    labels = record["task"]["labels"]
+    assert labels == ["negative", "positive"]
     assert predict_cli("--run", run_dir, "--input", Path(record["prepared"]) / "test.tsv", "--text-column", "text",
                        "--out", tmp_path / "preds.csv") == 0
     header, rows = read_csv(tmp_path / "preds.csv")

@@ -41,6 +41,7 @@ def test_imports_leave_the_environment_and_tf_keras_alone():
     assert ours["sequential"].startswith("keras.src.")  # Keras 3, as without the package
 
 
+@pytest.mark.slow
 def test_loading_an_encoder_leaves_tf_keras_on_keras_3():
     out = json.loads(run_python("""
         import json, os

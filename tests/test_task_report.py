@@ -111,7 +111,7 @@ def test_cli_writes_seed_averaged_scores_in_method_order_and_png_figures(runs, t
     for task in ("cola", "imdb", "mnli", "rte"):
         png = out / f"score_vs_time_{task}.png"
         assert png.read_bytes()[:8] == PNG_SIGNATURE and png.stat().st_size > 5000
-    assert not list(out.glob(".*.tmp"))
+    assert not list(out.glob(".tmp-*"))
 
 
 def test_imdb_table_lists_every_epoch_per_method_and_split(runs, tmp_path):
@@ -179,3 +179,24 @@ def test_a_single_seed_run_with_saved_predictions_gets_bootstrap_intervals(tmp_p
     half = 196 * math.sqrt(accuracy * (1 - accuracy) / 500)  # the binomial interval, in %
     assert low < 100 * accuracy < high and abs((high - low) / 2 - half) < 0.25 * half
     assert row["macro_recall 95% CI"].startswith("[")
+
+
+def test_compare_runs_gives_paired_differences_and_refuses_other_test_sets(tmp_path):
+    import numpy as np
+
+    from minion_tf.runs.task_report import compare_runs
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    for name, correct in (("a", 0.8), ("b", 0.7)):
+        predicted = np.where(rng.random(400) < correct, labels, 1 - labels)
+        path = write(tmp_path, name, record("sst2", "minion", 1e-3, 0, 0.0, 1.0, [0.5]))
+        np.save(path.parent / "test_probs.npy", np.eye(2)[predicted])
+        np.save(path.parent / "test_labels.npy", labels)
+    got = compare_runs(tmp_path / "a", tmp_path / "b", draws=500)
+    a, b = (np.load(tmp_path / n / "test_probs.npy").argmax(1) for n in "ab")
+    diff, low, high = got["accuracy"]
+    assert diff == pytest.approx((a == labels).mean() - (b == labels).mean()) and low < diff < high
+    np.save(tmp_path / "b" / "test_labels.npy", labels[::-1])
+    with pytest.raises(MinionError, match="tested on different examples"):
+        compare_runs(tmp_path / "a", tmp_path / "b")

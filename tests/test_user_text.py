@@ -47,12 +47,12 @@ def test_numeric_labels_are_classes_in_numeric_order(tmp_path):
 def test_dedupe_drops_repeats_conflicts_and_train_copies_of_test_texts(tmp_path):
     rows = animal_rows(20)
     train = rows + [rows[0], ("same words", "cat"), ("same  words", "dog")]  # the same after normalising
-    test = animal_rows(3, seed=9, start=100) + [rows[1]]
+    test = animal_rows(3, seed=9, start=100) + [rows[1], rows[1]]  # a given test file keeps every row
     write_table(tmp_path / "train.csv", train)
     write_table(tmp_path / "test.csv", test)
     data = load_text_task(TextSource(str(tmp_path)))
     assert data.removed == {"duplicates": 1, "conflicting_labels": 2, "in_a_later_split": 1}
-    assert rows[1][0] in data.splits["test"].texts
+    assert data.splits["test"].texts.count(rows[1][0]) == 2 and len(data.splits["test"]) == len(test)
     assert rows[1][0] not in data.splits["train"].texts + data.splits["val"].texts
     assert len(data.splits["train"]) + len(data.splits["val"]) == 59
     kept = load_text_task(TextSource(str(tmp_path), dedupe=False))
@@ -143,3 +143,16 @@ def test_a_three_class_run_records_its_label_names(model, tiny_encoder_dir, tmp_
     assert np.load(config.run_dir() / "test_probs.npy").shape == (6, 3)
     assert set(record["test"]["metrics"]) == {"accuracy", "macro_recall", "macro_f1"}
     assert json.loads((config.run_dir() / "run.json").read_text())["test"]["score"] == record["test"]["accuracy"]
+    # predict.py gives the run's label names back, and the run's own test predictions
+    from minion_tf.runs.cli import guarded
+    from minion_tf.runs.predict import predict_file
+    from minion_tf.runs.task_data import load_run_data
+
+    test = load_run_data(config).splits["test"]
+    (tmp_path / "new.txt").write_text("\n".join(test.texts) + "\n")
+    assert guarded(lambda: predict_file(config.run_dir(), tmp_path / "new.txt", tmp_path / "preds.csv")) == 0
+    rows = list(csv.reader(open(tmp_path / "preds.csv")))
+    assert rows[0] == ["id", "label", "p_CAT", "p_DOG", "p_EEL"]
+    probs = np.array([[float(v) for v in row[2:]] for row in rows[1:]])
+    np.testing.assert_allclose(probs, np.load(config.run_dir() / "test_probs.npy"), atol=2e-5)
+    assert [row[1] for row in rows[1:]] == [["CAT", "DOG", "EEL"][k] for k in probs.argmax(1)]

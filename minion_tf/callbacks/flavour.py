@@ -18,3 +18,13 @@ def check_flavour(callback, model, flavour: str) -> None:
     if owner is not None and owner != flavour:
         raise MinionError(f"{type(callback).__name__} from {ADAPTERS[flavour]} was given a {NAMES[owner]} model "
                           f"({type(model).__name__}); use {ADAPTERS[owner]}.{type(callback).__name__}")
+
+
+class FlavourCheck:
+    """Mixin of the Keras adapters: `set_model` refuses a model of the other Keras (`flavour` names its own)."""
+
+    flavour: str  # "tf_keras" or "keras", set by each adapter
+
+    def set_model(self, model):
+        check_flavour(self, model, self.flavour)
+        super().set_model(model)

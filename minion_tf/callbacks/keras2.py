@@ -11,20 +11,14 @@ import tf_keras
 
 from minion_tf.callbacks.calibration_hooks import CalibrationHooks
 from minion_tf.callbacks.energy_hooks import EnergyHooks
-from minion_tf.callbacks.flavour import check_flavour
+from minion_tf.callbacks.flavour import FlavourCheck
 
 
-class EnergyCallback(EnergyHooks, tf_keras.callbacks.Callback):
+class EnergyCallback(FlavourCheck, EnergyHooks, tf_keras.callbacks.Callback):
     __doc__ = EnergyHooks.__doc__
-
-    def set_model(self, model):
-        check_flavour(self, model, "tf_keras")
-        super().set_model(model)
+    flavour = "tf_keras"
 
 
-class CalibrationCallback(CalibrationHooks, tf_keras.callbacks.Callback):
+class CalibrationCallback(FlavourCheck, CalibrationHooks, tf_keras.callbacks.Callback):
     __doc__ = CalibrationHooks.__doc__
-
-    def set_model(self, model):
-        check_flavour(self, model, "tf_keras")
-        super().set_model(model)
+    flavour = "tf_keras"

@@ -12,20 +12,14 @@ import keras
 
 from minion_tf.callbacks.calibration_hooks import CalibrationHooks
 from minion_tf.callbacks.energy_hooks import EnergyHooks
-from minion_tf.callbacks.flavour import check_flavour
+from minion_tf.callbacks.flavour import FlavourCheck
 
 
-class EnergyCallback(EnergyHooks, keras.callbacks.Callback):
+class EnergyCallback(FlavourCheck, EnergyHooks, keras.callbacks.Callback):
     __doc__ = EnergyHooks.__doc__
-
-    def set_model(self, model):
-        check_flavour(self, model, "keras")
-        super().set_model(model)
+    flavour = "keras"
 
 
-class CalibrationCallback(CalibrationHooks, keras.callbacks.Callback):
+class CalibrationCallback(FlavourCheck, CalibrationHooks, keras.callbacks.Callback):
     __doc__ = CalibrationHooks.__doc__
-
-    def set_model(self, model):
-        check_flavour(self, model, "keras")
-        super().set_model(model)
+    flavour = "keras"

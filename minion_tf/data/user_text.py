@@ -9,7 +9,8 @@ Where the data come from (`TextSource.path`):
   set and val is cut from train (GLUE's dev-as-test protocol). `max_examples` caps train.
 Texts pass through `normalize_tweet` (HTML entities, whitespace; hashtags split and users/URLs
 anonymised only when asked). Dedupe (on the normalised text and pair) drops repeats, texts
-seen with two labels, and train/val texts that also occur in a later split (test first).
+seen with two labels, and train/val texts that also occur in a later split; a given test file
+keeps every row (it stays the benchmark it is).
 Classes are the label strings, numbers in numeric order, else sorted; data with one class,
 a class too small for the split, or a test class unseen in train stop with one line.
 
@@ -157,13 +158,17 @@ def _normalised(raw: _Raw, source: TextSource) -> _Raw:
                 raw.first_line)
 
 
-def _dedupe(parts: dict[str, _Raw], regression: bool) -> tuple[dict[str, np.ndarray], dict]:
-    """Rows kept of each part: first copies, no text with two labels, none repeated in a later part."""
+def _dedupe(parts: dict[str, _Raw], regression: bool, test: str | None) -> tuple[dict[str, np.ndarray], dict]:
+    """Rows kept of each part: first copies, no text with two labels, none repeated in a later part.
+
+    The rows of a given test file (`test`) are all kept, so it stays the benchmark it is.
+    """
     keys = {n: list(zip(r.texts, r.pairs or [""] * len(r.texts))) for n, r in parts.items()}
     labels_of: dict = {}
     for name, raw in parts.items():
-        for key, label in zip(keys[name], raw.labels):
-            labels_of.setdefault(key, set()).add(label)
+        if name != test:
+            for key, label in zip(keys[name], raw.labels):
+                labels_of.setdefault(key, set()).add(label)
     conflicting = set() if regression else {k for k, v in labels_of.items() if len(v) > 1}
     owner = {}
     for name in reversed(list(parts)):  # test, then val, then train claim a text first
@@ -171,6 +176,9 @@ def _dedupe(parts: dict[str, _Raw], regression: bool) -> tuple[dict[str, np.ndar
             owner.setdefault(key, name)
     kept, seen, removed = {}, set(), {"duplicates": 0, "conflicting_labels": 0, "in_a_later_split": 0}
     for name in parts:
+        if name == test:
+            kept[name] = np.arange(len(keys[name]))
+            continue
         rows = []
         for i, key in enumerate(keys[name]):
             if key in conflicting:
@@ -222,8 +230,9 @@ def load_text_task(source: TextSource, seed: int = 0, max_examples: int | None =
     """Read, normalise, dedupe and split a user's data (see the module docstring)."""
     found, names = read_sources(source)
     parts = {n: _normalised(r, source) for n, r in found.items()}
+    test = None if "all" in parts else "test" if "test" in parts else "val"
     if source.dedupe:
-        kept, removed = _dedupe(parts, source.regression)
+        kept, removed = _dedupe(parts, source.regression, test)
     else:
         kept, removed = {n: np.arange(len(r.texts)) for n, r in parts.items()}, {}
     all_labels = [r.labels[i] for n, r in parts.items() for i in kept[n]]

@@ -100,6 +100,14 @@ def guarded(action, interrupted: str = RESUME_HINT) -> int:
     except MinionError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # a full disk met by a writer outside minion_tf.io (energy.csv, TensorBoard)
+        from minion_tf.io import is_disk_full
+
+        if not (is_disk_full(err) or type(err).__name__ == "ResourceExhaustedError" and "space" in str(err).lower()):
+            raise
+        print(f"error: disk full ({type(err).__name__}: {str(err).splitlines()[0]}); free some space and rerun "
+              "to resume", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(interrupted, file=sys.stderr)
         return 130

@@ -15,9 +15,10 @@ from minion_tf.errors import MinionError
 
 # Keeps the default run (`run.py --model minion --hidden 64`) near 15 minutes on 2 CPU cores.
 DEFAULT_MAX_EXAMPLES = 20000
+TEXT_FIELDS = ("text_column", "label_column", "pair_column", "regression", "no_dedupe", "split_hashtags",
+               "anonymise")  # --task text only
 LATER_FIELDS = ("task", "last_k", "prompt_length", "train_fraction", "max_test_examples", "patience", "min_delta",
-                "text_column", "label_column", "pair_column", "regression", "no_dedupe", "split_hashtags", "anonymise")
-TEXT_FIELDS = LATER_FIELDS[7:]  # --task text only
+                *TEXT_FIELDS)
 
 
 @dataclass
@@ -92,7 +93,7 @@ class RunConfig:
                                   f"not --task {self.task}")
 
     def resolved_patience(self) -> int:
-        """Epochs without a gain of `min_delta` before stopping: 2 on GLUE (Pittsburgh), else 0 (off)."""
+        """Epochs without a gain of `min_delta` before stopping: 2 on GLUE (Pittsburgh) and your own data, else 0."""
         if self.patience is not None:
             return self.patience
         return 0 if self.task in ("tweets", "imdb") else 2

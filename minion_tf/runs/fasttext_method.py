@@ -60,6 +60,7 @@ class FastTextMethod:
     def train(self, config, data, run_dir: Path, callbacks_for) -> dict:
         from minion_tf.baselines.fasttext import FastTextConfig, count_params, train_fasttext
         from minion_tf.metrics import nll
+        from minion_tf.metrics.task_metrics import glue_metrics, primary_score
         from minion_tf.runs.record import param_line
 
         if data.spec.is_regression:
@@ -78,8 +79,9 @@ class FastTextMethod:
         predictor = ProbabilityModel(model, data.spec.num_labels)
         val_probs = predictor.predict(texts["val"])
         logs.update(val_loss=nll(val_probs, val_labels),
-                    val_accuracy=float((val_probs.argmax(1) == val_labels).mean()), epoch_s=train_s,
-                    elapsed_s=train_s)
+                    val_accuracy=float((val_probs.argmax(1) == val_labels).mean()),
+                    val_score=primary_score(data.spec, glue_metrics(data.spec, val_probs, val_labels)),
+                    epoch_s=train_s, elapsed_s=train_s)
         for callback in callbacks:
             callback.set_model(predictor)
             callback.on_epoch_end(0, logs)

@@ -32,9 +32,13 @@ def _entries(run_dir: Path) -> list[dict]:
     if not path.is_file():
         return []
     try:
-        return json.loads(path.read_text())
+        entries = json.loads(path.read_text())
     except json.JSONDecodeError:
-        raise MinionError(f"{path}: unreadable (not JSON); delete it to go on (the cost so far is then lost)") from None
+        entries = None
+    if not (isinstance(entries, list) and all(isinstance(e, dict) and {"pid", "timings", "energy"} <= set(e)
+                                              for e in entries)):
+        raise MinionError(f"{path}: not a cost ledger; delete it to go on (the cost so far is then lost)")
+    return entries
 
 
 def _new_entry() -> dict:

@@ -248,7 +248,11 @@ def _run_holding_folder(config: MultitaskConfig) -> dict:
     cost = ledger.totals(run_dir)
     step_s_joint = float(np.mean([e["step_s"] for e in history if e["stage"] == "joint"]))
     record = {"config": config.as_dict(), "run_dir": str(run_dir), "encoder": backbone.name, "epochs": history,
-              "final": final, "params": params, "timings": {**cost["timings"], "step_s_joint": step_s_joint},
+              "final": final, "params": params,
+              # every finished phase's own seconds are in the history (also those of runs resumed from before
+              # the ledger); loading and total time come from the ledger
+              "timings": {**cost["timings"], "train_s": sum(e["train_s"] for e in history),
+                          "eval_s": sum(e["eval_s"] for e in history), "step_s_joint": step_s_joint},
               "resumes": cost["resumes"], "data": data_summary, "energy": cost["energy"],
               "versions": package_versions(), "git_commit": git_commit()}
     write_json(record_path, record)

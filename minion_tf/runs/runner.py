@@ -86,23 +86,31 @@ def run(config: RunConfig) -> dict:
     """
     if config.seeds > 1:
         return run_seeds(config)
+    if (finished := _finished(config)) is not None:  # no lock needed to read a finished run
+        return finished
+    if config.model != "fasttext":  # a missing encoder is found before any folder or data are made
+        from minion_tf.backbones import resolve_encoder_dir
+
+        resolve_encoder_dir(config.encoder)
     with folder_lock(config.run_dir(), hint="use another --out"):
-        return _run_holding_folder(config)
+        return _finished(config) or _run_holding_folder(config)
+
+
+def _finished(config: RunConfig) -> dict | None:
+    """The record of a finished run (its run.json), or None."""
+    record_path = config.run_dir() / "run.json"
+    if not record_path.is_file():
+        return None
+    print(f"already finished: {record_path}")
+    return json.loads(record_path.read_text())
 
 
 def _run_holding_folder(config: RunConfig) -> dict:
     method = get_method(config.model)
     run_dir = config.run_dir()
     record_path = run_dir / "run.json"
-    if record_path.is_file():
-        print(f"already finished: {record_path}")
-        return json.loads(record_path.read_text())
     from minion_tf.runs.task_data import load_run_data
 
-    if config.model != "fasttext":  # a missing encoder is found before the data are prepared
-        from minion_tf.backbones import resolve_encoder_dir
-
-        resolve_encoder_dir(config.encoder)
     start = time.perf_counter()
     ledger.begin(run_dir)
     data = load_run_data(config)

@@ -30,7 +30,8 @@ def split_cache_dir(config, backbone, name: str, split) -> Path:
 
 def check_cache_space(config, directories, estimate: int) -> None:
     """Refuse, in one line, a cache that would not fit on its disk (what is already cached counts)."""
-    present = sum(f.stat().st_size for d in directories if d.is_dir() for f in d.iterdir())
+    present = sum(f.stat().st_size for d in directories if d.is_dir() for f in d.iterdir()
+                  if not f.name.startswith(".tmp-"))
     check_free_space(cache_root(config), estimate - present, "the hidden-state cache",
                      "free some space, put the cache on a larger disk (--cache-dir) or stream the states (--no-cache)")
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from minion_tf.data.glue import TASKS
 from minion_tf.errors import MinionError
-from minion_tf.metrics.intervals import bootstrap_interval
+from minion_tf.metrics.intervals import bootstrap_interval, paired_interval
 from minion_tf.metrics.reliability_plot import save_png
 from minion_tf.metrics.task_metrics import METRICS
 from minion_tf.runs.report import write_table
@@ -102,7 +102,11 @@ def _number(value) -> float:
 
 
 def _scale(record: dict) -> tuple:
-    return record["config"]["task"], record["config"].get("encoder", "?"), record.get("data", {}).get("train")
+    config = record["config"]
+    task = config["task"]
+    if task == "text":  # your own data sets are told apart by their file or folder name
+        task = f"text:{Path(config.get('data') or '?').name}"
+    return task, config.get("encoder", "?"), record.get("data", {}).get("train")
 
 
 def _groups(records: list[dict], key) -> dict:
@@ -126,16 +130,38 @@ def _mean(values) -> float:
     return statistics.fmean(values) if values else math.nan
 
 
-def interval(record: dict, metric: str) -> str | None:
-    """"[low, high]" in %: the 95 % bootstrap interval of `metric` over the run's test examples, from the
-    predictions and labels saved beside its run.json (None for runs without them or with two test sets)."""
-    folder = Path(record.get("run_dir", ""))
+def _test_outputs(folder: Path):
+    """(class ids or scores, labels) of a run's test split, from the files beside its run.json; None without."""
     probs, labels = folder / "test_probs.npy", folder / "test_labels.npy"
     if not (probs.is_file() and labels.is_file()):
         return None
-    predictions, truth = np.load(probs), np.load(labels)
-    predictions = predictions.argmax(axis=1) if predictions.shape[1] > 1 else predictions[:, 0]  # class or score
-    low, high = bootstrap_interval(METRICS[metric], predictions, truth)
+    predictions = np.load(probs)
+    return (predictions.argmax(axis=1) if predictions.shape[1] > 1 else predictions[:, 0]), np.load(labels)
+
+
+def compare_runs(run_a: Path, run_b: Path, draws: int = 2000) -> dict:
+    """{metric: (a - b, low, high)}: each test metric's difference with its 95 % paired bootstrap interval."""
+    outputs, metrics = [], None
+    for folder in (Path(run_a), Path(run_b)):
+        found = _test_outputs(folder)
+        if found is None:
+            raise MinionError(f"{folder}: no test_probs.npy and test_labels.npy (a run finished before they were saved?)")
+        outputs.append(found)
+        names = list(json.loads((folder / "run.json").read_text())["test"]["metrics"])
+        metrics = names if metrics is None else [m for m in metrics if m in names]
+    (a, labels), (b, labels_b) = outputs
+    if labels.shape != labels_b.shape or not np.array_equal(labels, labels_b):
+        raise MinionError(f"{run_a} and {run_b} were tested on different examples; a paired comparison needs the same")
+    return {m: paired_interval(METRICS[m], a, b, labels, draws=draws) for m in metrics}
+
+
+def interval(record: dict, metric: str) -> str | None:
+    """"[low, high]" in %: the 95 % bootstrap interval of `metric` over the run's test examples, from the
+    predictions and labels saved beside its run.json (None for runs without them or with two test sets)."""
+    found = _test_outputs(Path(record.get("run_dir", "")))
+    if found is None:
+        return None
+    low, high = bootstrap_interval(METRICS[metric], *found)
     return f"[{100 * low:.1f}, {100 * high:.1f}]"
 
 
