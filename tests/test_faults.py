@@ -218,3 +218,18 @@ def test_the_ledger_adds_seconds_and_energy_keeps_peaks_and_skips_idle_processes
     assert energy["energy_kwh"] == pytest.approx(0.4) and energy["duration_s"] == 7200.0
     assert energy["rss_peak_gib"] == 2.0 and energy["power_kw"] == pytest.approx(0.2)
     assert np.isnan(energy["gpu_mem_peak_gib"])  # never measured
+
+
+def test_a_full_disk_met_by_any_writer_is_one_line(capsys):
+    import errno
+
+    from minion_tf.runs.cli import guarded
+
+    def full():
+        raise OSError(errno.ENOSPC, "No space left on device", "runs/x/energy.csv")
+
+    assert guarded(full) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: disk full") and "energy.csv" in err and len(err.splitlines()) == 1
+    with pytest.raises(ValueError):  # anything else is not hidden
+        guarded(lambda: (_ for _ in ()).throw(ValueError("a bug")))
