@@ -286,10 +286,10 @@ def load_text_task(source: TextSource, seed: int = 0, max_examples: int | None =
 
 
 def text_spec(labels, pair: bool, scores=None) -> TaskSpec:
-    """The `TaskSpec` of a user's task: its classes (or, for a score, the range seen in train)."""
+    """The `TaskSpec` of a user's task: its classes (or, for a score, the range of `scores` seen in train)."""
     text = ("text", "pair") if pair else ("text",)
     if labels is None:
-        low, high = (float(np.min(scores)), float(np.max(scores))) if scores is not None else (0.0, 1.0)
+        low, high = float(np.min(scores)), float(np.max(scores))
         return TaskSpec("text", "", text, "label", None, REGRESSION_METRICS, "pearson", "", text,
                         score_range=(low, high))
     return TaskSpec("text", "", text, "label", tuple(labels), CLASSIFIER_METRICS, "accuracy", "", text)

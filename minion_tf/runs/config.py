@@ -74,7 +74,8 @@ class RunConfig:
             raise MinionError(f"--cache-budget-gb must be >= 0, got {self.cache_budget_gb}")
         from minion_tf.runs.task_data import task_spec
 
-        task_spec(self.task)  # an unknown task fails here, before any work
+        if self.task != "text":
+            task_spec(self.task)  # an unknown task fails here, before any work
         if not 0 < self.train_fraction < 1:
             raise MinionError(f"--train-fraction must be in (0, 1), got {self.train_fraction}")
         for name in ("prompt_length", "seeds"):
