@@ -80,24 +80,19 @@ def run_task(run_dir: Path, head: str | None = None) -> RunTask:
     if head is not None:
         raise MinionError(f"{run_dir}: --head is for multi-task runs; this is a {config['model']} run "
                           f"on {config.get('task', 'tweets')}")
-    task = record.get("task") or _task_before_records_had_it(run_dir, record)
+    task = record.get("task") or _task_before_records_had_it(record)
     labels = None if task["labels"] is None else tuple(task["labels"])
     return RunTask(task["name"], config["model"], labels, bool(task["pair"]), task["normalise"])
 
 
-def _task_before_records_had_it(run_dir: Path, record: dict) -> dict:
+def _task_before_records_had_it(record: dict) -> dict:
     """`record["task"]` of an older run: the task's spec; for tweets, `stats.json`'s normalisation."""
-    from minion_tf.runs.task_data import TWEETS, task_spec
+    from minion_tf.runs.task_data import TWEETS, task_spec, tweet_normalisation
 
     spec = task_spec(record["config"].get("task", "tweets"))
     task = {"name": spec.name, "labels": spec.labels, "pair": spec.is_pair, "normalise": None}
     if spec is TWEETS:
-        stats = Path(record["prepared"]) / "stats.json"
-        if not stats.is_file():
-            raise MinionError(f"{run_dir}: its prepared data {record['prepared']} is gone (no stats.json); "
-                              "rerun the preparation to know how to normalise new tweets")
-        flags = json.loads(stats.read_text())["config"]
-        task["normalise"] = {k: flags[k] for k in ("split_hashtags", "anonymise")}
+        task["normalise"] = tweet_normalisation(record["prepared"])
     return task
 
 

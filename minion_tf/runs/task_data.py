@@ -61,12 +61,19 @@ def normalisation(config, data) -> dict | None:
     """How new texts must be normalised to look like this run's training texts (None: as they are)."""
     if config.task == "text":
         return text_source(config).normalise
-    if config.task == "tweets":
-        import json
+    return tweet_normalisation(data.source) if config.task == "tweets" else None
 
-        flags = json.loads((Path(data.source) / "stats.json").read_text())["config"]
-        return {"split_hashtags": flags["split_hashtags"], "anonymise": flags["anonymise"]}
-    return None
+
+def tweet_normalisation(prepared) -> dict:
+    """The normalisation flags of a prepared tweet folder (its `stats.json`), or one line if it is gone."""
+    import json
+
+    stats = Path(prepared) / "stats.json"
+    if not stats.is_file():
+        raise MinionError(f"{prepared}: no stats.json (the prepared tweets are gone); rerun the preparation to "
+                          "know how to normalise new tweets")
+    flags = json.loads(stats.read_text())["config"]
+    return {k: flags[k] for k in ("split_hashtags", "anonymise")}
 
 
 @dataclass
