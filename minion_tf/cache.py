@@ -232,9 +232,7 @@ def open_cache(directory: str | Path, spec: CacheSpec | None = None, verify: boo
     if manifest is None:
         raise MinionError(f"{directory}: no hidden-state cache here (manifest.json missing)")
     if spec is not None:
-        why = spec.mismatch(manifest["spec"])
-        if why:
-            raise MinionError(f"{directory}: cache was built with {why}; use another --cache-dir or delete it")
+        _check_spec(directory, spec, manifest)
     if not manifest.get("complete"):
         raise MinionError(f"{directory}: cache build did not finish; rerun the same command to resume it")
     if verify:
@@ -292,11 +290,16 @@ def build_cache(backbone, texts, labels, directory: str | Path, max_length: int,
         return _build(backbone, texts, labels, pairs, directory, spec, batch_tokens, shard_mb, progress)
 
 
-def _intact_shards(directory: Path, spec: CacheSpec, manifest: dict) -> tuple[dict, list[str]]:
-    """({shard index: entry} of the shards that verify, problems of the others); refuses another spec."""
+def _check_spec(directory: Path, spec: CacheSpec, manifest: dict) -> None:
+    """Refuse, in one line, a cache made from another spec (encoder, tokenizer, max length, data...)."""
     why = spec.mismatch(manifest["spec"])
     if why:
         raise MinionError(f"{directory}: cache was built with {why}; use another --cache-dir or delete it")
+
+
+def _intact_shards(directory: Path, spec: CacheSpec, manifest: dict) -> tuple[dict, list[str]]:
+    """({shard index: entry} of the shards that verify, problems of the others); refuses another spec."""
+    _check_spec(directory, spec, manifest)
     done, problems = {}, []
     for shard in manifest["shards"]:
         problem = _verify_shard(directory, shard)
