@@ -89,7 +89,7 @@ def main(argv=None):
             raw.append(raw_forward(backbone, split.seqs, split.lengths, build_batches))
             target = workdir / f"cache{rep}"
             start = time.perf_counter()
-            cache = build_cache(backbone, texts, labels, target, args.max_length, progress=False)
+            cache = build_cache(backbone, texts, target, args.max_length, progress=False, tokens=split)
             build.append(time.perf_counter() - start)
             size = sum(f.stat().st_size for f in target.glob("shard-*"))
         raw_tps, build_tps = tokens / min(raw), tokens / min(build)
@@ -113,9 +113,9 @@ def main(argv=None):
         side.compile(keras.optimizers.Adam(3e-4), "sparse_categorical_crossentropy")
         streaming = StreamingSideModel(backbone, side)
         streaming.compile(keras.optimizers.Adam(3e-4), "sparse_categorical_crossentropy")
-        epoch_seconds(side, cache.dataset(256, seed=0).take(1))  # trace both before timing
+        epoch_seconds(side, cache.dataset(256, split.labels, seed=0).take(1))  # trace both before timing
         epoch_seconds(streaming, split.dataset(256, seed=0).take(1))
-        cached = epoch_seconds(side, cache.dataset(256, seed=1))
+        cached = epoch_seconds(side, cache.dataset(256, split.labels, seed=1))
         streamed = epoch_seconds(streaming, split.dataset(256, seed=1))
         print(f"MINION-64 epoch:    cache {cached:.1f} s, streaming {streamed:.1f} s, "
               f"cache/streaming = {cached / streamed:.3f}")

@@ -36,7 +36,7 @@ def measure_one(model: str, examples: int, epochs: int, out: str, data: str | No
     from minion_tf.runs.config import RunConfig
     from minion_tf.runs.runner import run
 
-    record = run(RunConfig(model=model, hidden=64, max_examples=examples, epochs=epochs, out=out, data=data))
+    record = run(RunConfig(model=model, options={"hidden": 64} if model in ("read", "minion") else {}, max_examples=examples, epochs=epochs, out=out, data=data))
     timings = record["timings"]
     epoch_s = [e["duration_s"] for e in record["epochs"]]
     total = time.perf_counter() - START

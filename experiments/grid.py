@@ -16,7 +16,7 @@ from minion_tf.runs.grid import HIDDENS, LRS, MODELS  # noqa: E402
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="experiments/grid.py", description=__doc__)
-    p.add_argument("--models", nargs="+", default=list(MODELS), help="side networks (default: read minion)")
+    p.add_argument("--models", nargs="+", default=list(MODELS), help="sized methods (default: read minion; also lst, lora, ... at their default size)")
     p.add_argument("--hiddens", nargs="+", type=int, default=list(HIDDENS), help="h values (default 8 ... 256)")
     p.add_argument("--lrs", nargs="+", type=float, default=list(LRS), help="learning rates (default 3e-4 1e-3)")
     p.add_argument("--results", default="results", help="folder for grid.md and grid.csv (default results/)")

@@ -2,20 +2,26 @@
 
 Runs every row through `experiments/multitask.py` in its own process (a finished row is
 skipped, an interrupted one resumes), then writes RESULTS/multitask_ablation.md and .csv
-from the rows' run.json files, with the command and the scale beside the numbers.
+from the rows' run.json files, with the command and the scale beside the numbers. Every row
+is one run folder of the runner under OUT (OUT/minbert-multitask-lrLR-sSEED-KEY, the key
+telling the rows apart); a row made by the earlier version in OUT/ROW is not rerun: one line
+says the `mv` that keeps it.
 
 Example:
-    python experiments/multitask_ablation.py --max-examples-per-task 400 --epochs 2
+    python experiments/multitask_ablation.py --max-examples 400 --epochs 2
     python experiments/multitask_ablation.py --report-only     # tables from finished rows
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import shlex
+import statistics
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +42,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="experiments/multitask_ablation.py", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--encoder", default="minilm")
-    p.add_argument("--max-examples-per-task", type=int, default=320)
+    p.add_argument("--max-examples", "--max-examples-per-task", dest="max_examples", type=int, default=320,
+                   help="training examples per task")
     p.add_argument("--max-dev-examples", type=int, default=320)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=16)
@@ -45,14 +52,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--select-fraction", type=float, default=0.2)
     p.add_argument("--rows", default=",".join(r[0] for r in ROWS), help="comma-separated subset of rows")
-    p.add_argument("--out", default="runs/multitask_ablation", help="run folders go to OUT/ROW/")
+    p.add_argument("--out", default="runs/multitask_ablation", help="run folders go to OUT/ (one per row)")
     p.add_argument("--results", default="results", help="folder of multitask_ablation.md and .csv")
     p.add_argument("--report-only", action="store_true", help="only write the tables from finished rows")
     return p
 
 
 def common_flags(args) -> list[str]:
-    return ["--encoder", args.encoder, "--max-examples-per-task", str(args.max_examples_per_task),
+    return ["--encoder", args.encoder, "--max-examples", str(args.max_examples),
             "--max-dev-examples", str(args.max_dev_examples), "--epochs", str(args.epochs),
             "--batch-size", str(args.batch_size), "--lr", f"{args.lr:g}", "--max-length", str(args.max_length),
             "--seed", str(args.seed), "--out", args.out]
@@ -62,24 +69,53 @@ def row_flags(flags: list[str], args) -> list[str]:
     return [f.format(fraction=args.select_fraction) for f in flags]
 
 
+@cache
+def _multitask_script():
+    spec = importlib.util.spec_from_file_location("multitask_script", ROOT / "experiments" / "multitask.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rooted(path: str) -> Path:
+    return Path(path) if Path(path).is_absolute() else ROOT / path
+
+
+def row_dir(args, flags: list[str]) -> Path:
+    """The run folder of a row: the runner's, from the flags the row runs with."""
+    config = _multitask_script().config_for([*common_flags(args), *row_flags(flags, args)])
+    return _rooted(str(config.run_dir()))
+
+
 def table_rows(args) -> list[dict]:
     out = []
     for name, label, flags in ROWS:
-        path = ROOT / args.out / name / "run.json" if not Path(args.out).is_absolute() else Path(args.out) / name / "run.json"
+        path = row_dir(args, flags) / "run.json"
         if name not in args.rows.split(",") or not path.is_file():
             continue
         record = json.loads(path.read_text())
         final, params, timings = record["final"], record["params"], record["timings"]
-        steps = sum(e["steps"] for e in record["epochs"] if e["stage"] == "joint")
+        joint = [e for e in record["epochs"] if e["stage"] == "joint"]
         out.append({"row": name, "setting": label.format(fraction=args.select_fraction),
                     "sst_acc": final["sst_accuracy"], "para_acc": final["para_accuracy"],
                     "sts_r": final["sts_pearson"], "score": final["score"], "trainable": params["trainable"],
                     "trainable_pct": 100.0 * params["trainable"] / params["total"],
-                    "s_per_step": timings["step_s_joint"], "train_min": timings["train_s"] / 60.0, "steps": steps,
-                    "flags": " ".join(row_flags(flags, args)), "total": params["total"],
-                    "selected": params.get("selected_encoder"), "encoder_params": params["encoder"],
-                    "data": record["data"], "selection_s": timings.get("selection_s")})
+                    "s_per_step": statistics.fmean(e["step_s"] for e in joint),
+                    "train_min": sum(e["train_s"] for e in record["epochs"]) / 60.0,
+                    "steps": sum(e["steps"] for e in joint), "flags": " ".join(row_flags(flags, args)),
+                    "total": params["total"], "selected": params.get("selected_encoder"),
+                    "encoder_params": params["encoder"], "data": record["data"],
+                    "selection_s": timings.get("selection_s"), "run_dir": str(path.parent)})
     return out
+
+
+def earlier_row(args, name: str, flags: list[str]) -> str | None:
+    """One line if the earlier version's folder OUT/ROW holds this row and its new folder does not."""
+    old, new = _rooted(args.out) / name, row_dir(args, flags)
+    if not (old / "run.json").is_file() and not (old / "progress").is_dir() or new.exists():
+        return None
+    return (f"{old} holds row {name} under its earlier name: `mv {old} {new}` keeps it (then rerun to resume "
+            "or report), or delete it to run the row again")
 
 
 def write_tables(args, command: str) -> None:
@@ -96,7 +132,7 @@ def write_tables(args, command: str) -> None:
     lines = [
         "# Multi-task minBERT ablation (CS224N reports, DESIGN.md item 2)", "",
         f"Command: `{command}`", "",
-        f"Scale: encoder {args.encoder} (all-MiniLM-L6-v2 for `minilm`), {args.max_examples_per_task} training "
+        f"Scale: encoder {args.encoder} (all-MiniLM-L6-v2 for `minilm`), {args.max_examples} training "
         f"examples per task, dev sets capped at {args.max_dev_examples} per task (train/dev: {sizes}), "
         f"{args.epochs} joint epochs of mixed batches ({args.batch_size} examples of each task per step), "
         f"max length {args.max_length} tokens, Adam lr {args.lr:g}, seed {args.seed}, one run per row, "
@@ -121,8 +157,10 @@ def write_tables(args, command: str) -> None:
                       f"pass ({r['selection_s'] or 0:.0f} s); with the heads, {r['trainable']:,} of {r['total']:,} "
                       "parameters train."]
     lines += ["", "Each row's command: `python experiments/multitask.py " + " ".join(
-        shlex.quote(x) for x in common_flags(args)) + " --name ROW FLAGS` with FLAGS from the `flags` column. s/step is the mean wall time of a joint step (GSE: two updates), measured on a "
-        "machine shared with other jobs, first-step tracing included. At this scale one run per row "
+        shlex.quote(x) for x in common_flags(args)) + " FLAGS` with FLAGS from the `flags` column (its run "
+        "folder: OUT/minbert-multitask-lrLR-sSEED-KEY). s/step is the mean wall time of a joint step (GSE: two "
+        "updates), measured on a machine shared with other jobs, first-step tracing included; train min sums the "
+        "epochs' training time (dev evaluation left out). At this scale one run per row "
         "cannot separate differences of a few points from noise.", "",
         "Notes: GSE makes two updates per step (a PCGrad update, then a plain one on the same batches), so at "
         "equal steps it has twice the updates of the other rows. SMART perturbs word embeddings within a "
@@ -148,7 +186,11 @@ def main(argv=None) -> int:
         for name, _, flags in ROWS:
             if name not in wanted:
                 continue
-            cmd = [sys.executable, str(ROOT / "experiments" / "multitask.py"), *common_flags(args), "--name", name,
+            if (line := earlier_row(args, name, flags)) is not None:
+                print(f"error: {line}", file=sys.stderr)
+                failed.append(name)
+                continue
+            cmd = [sys.executable, str(ROOT / "experiments" / "multitask.py"), *common_flags(args),
                    *row_flags(flags, args)]
             print(f"== {name}: {' '.join(shlex.quote(c) for c in cmd[1:])}", flush=True)
             if subprocess.run(cmd, cwd=ROOT).returncode != 0:

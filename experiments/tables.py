@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def action():
-        from minion_tf.runs.tables import build_tables
+        from minion_tf.reports.tables import build_tables
 
         print("wrote " + ", ".join(map(str, build_tables(Path(args.runs), Path(args.out)))))
 

@@ -21,7 +21,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def action():
-        from minion_tf.runs.task_report import build_task_report
+        from minion_tf.reports.task_report import build_task_report
 
         print("wrote " + ", ".join(map(str, build_task_report([Path(d) for d in args.runs], Path(args.out)))))
 

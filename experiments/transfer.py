@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     def action():
         from minion_tf.runs.runner import run
         from minion_tf.runs.suites import glue_suite, imdb_suite
-        from minion_tf.runs.task_report import build_task_report
+        from minion_tf.reports.task_report import build_task_report
 
         configs = glue_suite(base, args.tasks) if args.suite == "glue" else imdb_suite(base, args.fractions)
         for i, config in enumerate(configs, 1):

@@ -1,19 +1,23 @@
 """Hidden-state cache: every state of a frozen encoder, float16, ragged, in checksummed shards.
 
-A cache directory holds one split. Its ``manifest.json`` records what the states depend on
-(encoder, weights and tokenizer fingerprints, max length, dtype, the data's digest), the
-number of examples and tokens, and each finished shard with its sha256. Shards are
-``shard-NNNNN.states.npy`` (tokens, S, d) with only real tokens (no padding) and
-``shard-NNNNN.index.npy`` (examples, 3): example id, length, label.
+A cache directory holds one split's states and nothing about its labels: relabelled data
+reuses it, and the labels come from the caller when a dataset is made. Its ``manifest.json``
+records what the states depend on (encoder, weights and tokenizer fingerprints, max length,
+dtype, the digest of the texts), the number of examples and tokens, and each finished shard
+with its sha256. Shards are ``shard-NNNNN.states.npy`` (tokens, S, d) with only real tokens
+(no padding) and ``shard-NNNNN.index.npy`` (examples, 2): example id, length.
 
 A killed build resumes at the next shard; a cache of another encoder, tokenizer, max length
-or data is refused with one line; checksums are verified when a cache is opened. One process
-builds a cache at a time (a lock in its folder): another one building the same cache waits
-for it, then opens the finished cache.
+or texts is refused with one line, and one of an older format is rebuilt (saying so in one
+line); checksums are verified when a cache is opened. One process builds a cache at a time
+(a lock in its folder): another one building the same cache waits for it, then opens the
+finished cache. A caller that has tokenised the texts already passes its `TokenSplit` (or id
+arrays) as `tokens`, so the texts are tokenised once.
 
 Example:
-    >>> cache = build_cache(backbone, texts, labels, "cache/train", max_length=64)
-    >>> ds = cache.dataset(batch_size=256, seed=0)   # ({"states", "mask"}, label) batches
+    >>> split = TokenSplit.from_texts(backbone.tokenizer, texts, labels, max_length=64)
+    >>> cache = build_cache(backbone, texts, "cache/train", max_length=64, tokens=split)
+    >>> ds = cache.dataset(256, split.labels, seed=0)   # ({"states", "mask"}, label) batches
 """
 from __future__ import annotations
 
@@ -31,19 +35,17 @@ from minion_tf.batching import batch_dataset, pad_batch
 from minion_tf.errors import MinionError
 from minion_tf.io import folder_lock, temporary_path, write_json
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1 stored each example's label in the index (and hashed labels into the data digest)
 DTYPE = "float16"
 
 
-def data_digest(texts, labels=None, pairs=None) -> str:
-    """Digest of the examples (texts, optional integer labels, optional second texts) a cache was made from."""
+def data_digest(texts, pairs=None) -> str:
+    """Digest of the texts (and optional second texts) a cache was made from; labels play no part."""
     h = hashlib.sha256()
     if pairs is not None:  # pairs are encoded with segment ids (caches of pairs made before are not reused)
         h.update(b"segments\x00")
     for i, text in enumerate(texts):
         h.update(text.encode("utf-8"))
-        if labels is not None:
-            h.update(b"\x00%d\x00" % int(labels[i]))
         if pairs is not None:
             h.update(b"\x01" + pairs[i].encode("utf-8") + b"\x01")
     return h.hexdigest()[:16]
@@ -150,7 +152,7 @@ class HiddenStateCache:
         self.manifest = manifest
         self.num_states = manifest["num_states"]
         self.model_dim = manifest["model_dim"]
-        self._states, ids, lengths, labels, shard_of, offset = [], [], [], [], [], []
+        self._states, ids, lengths, shard_of, offset = [], [], [], [], []
         for shard in manifest["shards"]:
             states = np.load(self.directory / shard["states"], mmap_mode="r")
             index = np.load(self.directory / shard["index"])
@@ -158,13 +160,11 @@ class HiddenStateCache:
             self._states.append(states)
             ids.append(index[:, 0])
             lengths.append(index[:, 1])
-            labels.append(index[:, 2])
             shard_of.append(np.full(len(index), len(self._states) - 1))
             offset.append(starts)
         order = np.argsort(np.concatenate(ids)) if ids else np.zeros(0, dtype=np.int64)
         # Row i of these arrays describes example i of the split, whatever shard holds it.
         self.lengths = np.concatenate(lengths)[order] if ids else np.zeros(0, np.int64)
-        self.labels = np.concatenate(labels)[order] if ids else np.zeros(0, np.int64)
         self._shard = np.concatenate(shard_of)[order] if ids else np.zeros(0, np.int64)
         self._offset = np.concatenate(offset)[order] if ids else np.zeros(0, np.int64)
         self.tokens_read = 0
@@ -184,19 +184,23 @@ class HiddenStateCache:
         self.tokens_read += int(mask.sum())
         return out, mask
 
-    def dataset(self, batch_size: int, seed: int | None = None, with_rows: bool = False, first_epoch: int = 0,
-                labels=None):
+    def dataset(self, batch_size: int, labels, seed: int | None = None, with_rows: bool = False,
+                first_epoch: int = 0):
         """({"states", "mask"}, label) batches, length-bucketed; see `batching.batch_dataset`.
 
-        `labels` (in example order) replace the stored ones, e.g. the float scores of a regression task.
+        `labels` are the split's, in example order (class ids, or the float scores of a regression):
+        the cache holds none, so one cache serves any labelling of its texts.
         """
         import tensorflow as tf
 
+        labels = np.asarray(labels)
+        if labels.shape != (len(self),):
+            raise MinionError(f"{self.directory}: labels of shape {labels.shape} for a cache of {len(self)} examples")
+        labels = labels if labels.dtype.kind == "f" else labels.astype(np.int64)
         x_spec = {"states": tf.TensorSpec((None, self.num_states, None, self.model_dim), tf.float16),
                   "mask": tf.TensorSpec((None, None), tf.int32)}
         return batch_dataset(lambda rows: dict(zip(("states", "mask"), self.states(rows))), self.lengths,
-                             self.labels if labels is None else np.asarray(labels), batch_size, x_spec, seed, with_rows,
-                             first_epoch)
+                             labels, batch_size, x_spec, seed, with_rows, first_epoch)
 
 
 def _read_manifest(directory: Path) -> dict | None:
@@ -211,6 +215,12 @@ def _read_manifest(directory: Path) -> dict | None:
             and isinstance(manifest.get("shards"), list)):
         raise MinionError(f"{path}: not a cache manifest (no spec or shards); delete {directory} to rebuild")
     return manifest
+
+
+def _older_format(manifest: dict) -> int | None:
+    """The format of a cache an older version of this package wrote, or None."""
+    found = manifest["spec"].get("format")
+    return found if isinstance(found, int) and found < FORMAT_VERSION else None
 
 
 def _verify_shard(directory: Path, shard: dict) -> str | None:
@@ -231,6 +241,9 @@ def open_cache(directory: str | Path, spec: CacheSpec | None = None, verify: boo
     manifest = _read_manifest(directory)
     if manifest is None:
         raise MinionError(f"{directory}: no hidden-state cache here (manifest.json missing)")
+    if _older_format(manifest) is not None:
+        raise MinionError(f"{directory}: cache of format {_older_format(manifest)} (labels in its index), this "
+                          f"version reads format {FORMAT_VERSION}; rebuild it (rerun the command) or delete it")
     if spec is not None:
         _check_spec(directory, spec, manifest)
     if not manifest.get("complete"):
@@ -272,22 +285,45 @@ class _ShardWriter:
             raise self.error
 
 
-def build_cache(backbone, texts, labels, directory: str | Path, max_length: int, batch_tokens: int = 16384,
-                shard_mb: float = 256.0, progress: bool = True, pairs=None) -> HiddenStateCache:
-    """Build (or resume, or just open) the cache of one split's hidden states.
+def build_cache(backbone, texts, directory: str | Path, max_length: int, batch_tokens: int = 16384,
+                shard_mb: float = 256.0, progress: bool = True, pairs=None, tokens=None) -> HiddenStateCache:
+    """Build (or resume, or just open) the cache of one split's hidden states (no labels: see `dataset`).
 
     The encoder runs on length-sorted batches (almost no padding); only real tokens are stored.
-    `labels` are integer class ids, or None (stored as 0; pass labels to `dataset`); `pairs`
-    are the second texts of sentence pairs, encoded with the first as the tokenizer joins them.
-    While another process builds the same cache, this one waits for it (saying so in one line).
+    `pairs` are the second texts of sentence pairs, encoded with the first as the tokenizer joins
+    them. `tokens` are the texts already tokenised by this backbone's tokenizer at `max_length`
+    (a `TokenSplit`, or one id array per text): then the texts are not tokenised again. While
+    another process builds the same cache, this one waits for it (saying so in one line).
     """
     directory = Path(directory)
-    spec = CacheSpec(identity=backbone.identity(), max_length=max_length, data=data_digest(texts, labels, pairs))
+    spec = CacheSpec(identity=backbone.identity(), max_length=max_length, data=data_digest(texts, pairs))
+    seqs = None if tokens is None else _given_tokens(directory, tokens, len(texts), backbone, max_length)
     manifest = _read_manifest(directory)
-    if manifest is not None and manifest.get("complete") and not _intact_shards(directory, spec, manifest)[1]:
-        return HiddenStateCache(directory, manifest)
-    with folder_lock(directory, wait=True):
-        return _build(backbone, texts, labels, pairs, directory, spec, batch_tokens, shard_mb, progress)
+    if (manifest is not None and manifest.get("complete") and _older_format(manifest) is None
+            and not _intact_shards(directory, spec, manifest)[1]):
+        cache = HiddenStateCache(directory, manifest)
+    else:
+        with folder_lock(directory, wait=True):
+            cache = _build(backbone, texts, pairs, seqs, directory, spec, batch_tokens, shard_mb, progress)
+    if seqs is not None and not np.array_equal(cache.lengths, [len(s) for s in seqs]):
+        raise MinionError(f"{directory}: the given tokens' lengths differ from the cached ones (tokenised "
+                          f"another way?); pass tokens=None to let the cache tokenise the texts")
+    return cache
+
+
+def _given_tokens(directory: Path, tokens, num_texts: int, backbone, max_length: int) -> list:
+    """The id arrays of `tokens` (a TokenSplit or a list), refused in one line if they cannot be the texts'."""
+    seqs = getattr(tokens, "seqs", tokens)
+    made_with = {"max length": (getattr(tokens, "max_length", None), max_length),
+                 "tokenizer": (getattr(tokens, "fingerprint", None), backbone.tokenizer.fingerprint)}
+    for what, (theirs, mine) in made_with.items():
+        if theirs is not None and theirs != mine:
+            raise MinionError(f"{directory}: tokens were made with {what} {theirs!r}, the cache's is {mine!r}")
+    if len(seqs) != num_texts:
+        raise MinionError(f"{directory}: {len(seqs)} tokenised examples for {num_texts} texts")
+    if any(len(s) > max_length for s in seqs):
+        raise MinionError(f"{directory}: tokens longer than max length {max_length} (tokenised for another length?)")
+    return seqs
 
 
 def _check_spec(directory: Path, spec: CacheSpec, manifest: dict) -> None:
@@ -295,6 +331,15 @@ def _check_spec(directory: Path, spec: CacheSpec, manifest: dict) -> None:
     why = spec.mismatch(manifest["spec"])
     if why:
         raise MinionError(f"{directory}: cache was built with {why}; use another --cache-dir or delete it")
+
+
+def _remove_shards(directory: Path, manifest: dict) -> None:
+    """Delete the shard files a manifest lists (only plain names inside `directory`)."""
+    for shard in manifest["shards"]:
+        for key in ("states", "index"):
+            name = shard.get(key) if isinstance(shard, dict) else None
+            if isinstance(name, str) and name == Path(name).name and name.startswith("shard-"):
+                (directory / name).unlink(missing_ok=True)
 
 
 def _intact_shards(directory: Path, spec: CacheSpec, manifest: dict) -> tuple[dict, list[str]]:
@@ -310,23 +355,28 @@ def _intact_shards(directory: Path, spec: CacheSpec, manifest: dict) -> tuple[di
     return done, problems
 
 
-def _build(backbone, texts, labels, pairs, directory: Path, spec: CacheSpec, batch_tokens: int, shard_mb: float,
+def _build(backbone, texts, pairs, seqs, directory: Path, spec: CacheSpec, batch_tokens: int, shard_mb: float,
            progress: bool) -> HiddenStateCache:
     """`build_cache` once this process holds the folder: what is there may have changed while it waited."""
     import tensorflow as tf
     from tqdm.auto import tqdm
 
     max_length = spec.max_length
-    labels = np.zeros(len(texts), np.int64) if labels is None else np.asarray(labels, dtype=np.int64)
     manifest = _read_manifest(directory)
     done = {}
+    if manifest is not None and _older_format(manifest) is not None:
+        print(f"{directory}: cache of format {_older_format(manifest)} (labels in its index); rebuilding it in "
+              f"format {FORMAT_VERSION}", file=sys.stderr, flush=True)
+        _remove_shards(directory, manifest)
+        manifest = None
     if manifest is not None:
         done, problems = _intact_shards(directory, spec, manifest)
         if manifest.get("complete") and not problems:
             return HiddenStateCache(directory, manifest)
         if problems:
             print(f"{problems[0]}: rebuilding {len(problems)} damaged shard(s)", file=sys.stderr)
-    seqs = backbone.tokenizer.encode(texts, max_length, pairs=pairs)
+    if seqs is None:
+        seqs = backbone.tokenizer.encode(texts, max_length, pairs=pairs)
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     if len(seqs) == 0:
         raise MinionError(f"{directory}: no examples to cache")
@@ -376,7 +426,7 @@ def _build(backbone, texts, labels, pairs, directory: Path, spec: CacheSpec, bat
                     states[at:at + n] = out[b, :, :n].transpose(1, 0, 2)
                     at += n
                 bar.update(int(mask.sum()))
-            index = np.stack([rows, lengths[rows], labels[rows]], axis=1).astype(np.int64)
+            index = np.stack([rows, lengths[rows]], axis=1).astype(np.int64)
             writer.submit(lambda shard=shard, states=states, index=index: finish(shard, states, index))
     finally:
         writer.close()

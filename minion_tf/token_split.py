@@ -12,18 +12,25 @@ from minion_tf.batching import batch_dataset, pad_batch
 
 
 class TokenSplit:
-    """Token ids of one split (unpadded) with labels; padding happens per batch."""
+    """Token ids of one split (unpadded) with labels; padding happens per batch.
 
-    def __init__(self, seqs: list[np.ndarray], labels, pad_id: int):
+    `max_length` and `fingerprint` (the tokenizer's) record how the ids were made, when known, so a
+    hidden-state cache given these ids (`build_cache(..., tokens=split)`) can refuse others.
+    """
+
+    def __init__(self, seqs: list[np.ndarray], labels, pad_id: int, max_length: int | None = None,
+                 fingerprint: str | None = None):
         self.seqs = seqs
         labels = np.asarray(labels)
         self.labels = labels if labels.dtype.kind == "f" else labels.astype(np.int64)  # regression scores stay float
         self.lengths = np.array([len(s) for s in seqs], dtype=np.int64)
         self.pad_id = pad_id
+        self.max_length, self.fingerprint = max_length, fingerprint
 
     @classmethod
     def from_texts(cls, tokenizer, texts, labels, max_length: int, pairs=None) -> "TokenSplit":
-        return cls(tokenizer.encode(texts, max_length, pairs=pairs), labels, tokenizer.pad_id)
+        return cls(tokenizer.encode(texts, max_length, pairs=pairs), labels, tokenizer.pad_id, max_length,
+                   tokenizer.fingerprint)
 
     def __len__(self) -> int:
         return len(self.seqs)

@@ -3,7 +3,8 @@ import time
 import numpy as np
 import pytest
 
-from minion_tf.backbones import describe_dims, load_backbone, resolve_encoder_dir
+from minion_tf.backbones import (canonical_encoder, describe_dims, load_backbone, minilm_dir, random_backbone,
+                                 resolve_encoder_dir)
 from minion_tf.errors import MinionError
 from minion_tf.text_tokenizer import TextTokenizer
 
@@ -11,6 +12,47 @@ from minion_tf.text_tokenizer import TextTokenizer
 def test_bertweet_base_has_the_papers_encoder_size_from_config_alone():
     dims = describe_dims("vinai/bertweet-base")
     assert dims == {"model_dim": 768, "num_states": 13, "encoder_params": 134_899_968}
+
+
+def test_a_random_backbone_counts_from_config_alone_and_has_no_tokenizer():
+    bb = random_backbone("vinai/bertweet-base")  # no weights on this machine: the shipped config
+    assert bb.tokenizer is None and bb.segment_sep_id is None
+    assert (bb.num_states, bb.model_dim) == (13, 768)
+    assert bb.encoder.count_params() == describe_dims("vinai/bertweet-base")["encoder_params"]
+
+
+def test_a_random_bert_has_segments_but_no_separator_without_a_tokenizer():
+    bb = random_backbone("huawei-noah/TinyBERT_General_4L_312D")
+    assert bb.config.type_vocab_size == 2 and bb.segment_sep_id is None
+
+
+@pytest.mark.parametrize("name", [None, "minilm", "MiniLM", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2",
+                                  "SENTENCE-TRANSFORMERS/ALL-MINILM-L6-V2"])
+def test_minilm_aliases_are_one_canonical_name(name):
+    assert canonical_encoder(name) == "minilm"
+
+
+def test_canonical_names_of_directories_and_ids(tmp_path, monkeypatch):
+    assert canonical_encoder(str(minilm_dir())) == "minilm"
+    assert canonical_encoder(str(minilm_dir()) + "/") == "minilm"
+    (tmp_path / "enc").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert canonical_encoder("enc") == canonical_encoder("./enc/") == str(tmp_path.resolve() / "enc")
+    assert canonical_encoder("vinai/bertweet-base") == "vinai/bertweet-base"
+    assert canonical_encoder("no-such-dir") == "no-such-dir"  # refused later, by the loader
+
+
+def test_canonical_names_import_no_framework():
+    import subprocess
+    import sys
+
+    code = ("import sys; from minion_tf.backbones import canonical_encoder, minilm_dir; "
+            "canonical_encoder(None); canonical_encoder(str(minilm_dir())); canonical_encoder('keras-hub:minilm'); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'tf_keras', 'keras', 'keras_hub', "
+            "'transformers', 'tokenizers'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 def test_unreachable_weights_fail_fast_with_one_line():

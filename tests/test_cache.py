@@ -15,7 +15,7 @@ LABELS = [i % 2 for i in range(60)]
 def build(backbone, path, **kw):
     kw.setdefault("batch_tokens", 256)
     kw.setdefault("shard_mb", 0.05)  # several shards from 60 tiny tweets
-    return build_cache(backbone, TEXTS, LABELS, path, max_length=32, progress=False, **kw)
+    return build_cache(backbone, TEXTS, path, max_length=32, progress=False, **kw)
 
 
 def test_cache_holds_every_state_without_padding(tiny_backbone, tmp_path):
@@ -25,7 +25,9 @@ def test_cache_holds_every_state_without_padding(tiny_backbone, tmp_path):
     assert manifest["num_states"] == 3 and manifest["dtype"] == "float16" and manifest["max_length"] == 32
     assert manifest["spec"]["identity"]["encoder"] == "tiny-bert"
     lengths = [len(s) for s in tiny_backbone.tokenizer.encode(TEXTS, 32)]
-    assert cache.lengths.tolist() == lengths and cache.labels.tolist() == LABELS
+    assert cache.lengths.tolist() == lengths and not hasattr(cache, "labels")  # labels live beside the cache
+    assert manifest["spec"]["format"] == cache_mod.FORMAT_VERSION == 2
+    assert all(np.load(tmp_path / "c" / s["index"]).shape[1] == 2 for s in manifest["shards"])  # id, length
     stored = sum(np.load(tmp_path / "c" / s["states"], mmap_mode="r").shape[0] for s in manifest["shards"])
     assert stored == sum(lengths)  # ragged: real tokens only
 
@@ -33,7 +35,7 @@ def test_cache_holds_every_state_without_padding(tiny_backbone, tmp_path):
 def test_cached_batches_equal_streamed_states_within_float16(tiny_backbone, tmp_path):
     cache = build(tiny_backbone, tmp_path / "c")
     seen = 0
-    for x, y, rows in cache.dataset(batch_size=16, seed=3, with_rows=True):
+    for x, y, rows in cache.dataset(16, LABELS, seed=3, with_rows=True):
         rows = rows.numpy()
         ids, mask = pad_batch(tiny_backbone.tokenizer.encode([TEXTS[r] for r in rows], 32), 0)
         direct = tiny_backbone.hidden_states(ids, mask).numpy()
@@ -96,7 +98,7 @@ def test_cache_of_another_encoder_tokenizer_or_length_is_refused(tiny_backbone, 
     else:
         other = replace(tiny_backbone, name="another-encoder")
     with pytest.raises(MinionError, match=f"cache was built with {message}") as err:
-        build_cache(other, TEXTS, LABELS, tmp_path / "c", max_length=max_length, progress=False)
+        build_cache(other, TEXTS, tmp_path / "c", max_length=max_length, progress=False)
     assert "\n" not in str(err.value)
 
 
@@ -124,3 +126,118 @@ def test_length_buckets_cover_every_example_once_with_little_padding():
     assert padding_waste(lengths, [np.arange(i, i + 256) for i in range(0, 4864, 256)]) > 0.3
     again = bucket_batches(lengths, 256, np.random.default_rng(1))
     assert all((a == b).all() for a, b in zip(plan, again))
+
+
+def side_feeds(backbone, tmp_path, labels, scores=False):
+    """The cached feeds of a side network for a train and a test split of TEXTS with the given labels."""
+    from types import SimpleNamespace
+
+    from minion_tf.data.glue import Split
+    from minion_tf.methods.registry import make_method
+
+    labels = np.asarray(labels, np.float32 if scores else np.int64)
+    data = SimpleNamespace(splits={"train": Split(TEXTS[:40], labels[:40]), "test": Split(TEXTS[40:], labels[40:])})
+    run = SimpleNamespace(max_length=32, no_cache=False, cache_budget_gb=1.0, cache_dir=str(tmp_path / "cache"),
+                          out=str(tmp_path))
+    return make_method("minion").feeds(run, data, backbone, tmp_path / "run")
+
+
+def test_relabelled_texts_reuse_the_cache_and_serve_the_new_labels(tiny_backbone, tmp_path, monkeypatch):
+    first = side_feeds(tiny_backbone, tmp_path, LABELS)
+    manifests = sorted((tmp_path / "cache").rglob("manifest.json"))
+    assert len(manifests) == 2
+    before = [(m.read_bytes(), m.stat().st_mtime_ns) for m in manifests]
+
+    def must_not_encode(*args):
+        raise AssertionError("the encoder ran again for texts already cached")
+
+    monkeypatch.setattr(cache_mod, "pad_batch", must_not_encode)
+    flipped = [1 - y for y in LABELS]
+    for labels, scores in ((flipped, False), ([0.5 * i for i in range(60)], True)):  # other classes; scores
+        feeds = side_feeds(tiny_backbone, tmp_path, labels, scores)
+        assert sorted((tmp_path / "cache").rglob("manifest.json")) == manifests
+        assert [(m.read_bytes(), m.stat().st_mtime_ns) for m in manifests] == before
+        for name, offset in (("train", 0), ("test", 40)):
+            assert feeds.splits[name].cache.directory == first.splits[name].cache.directory
+            for _, y, rows in feeds.splits[name].dataset(16, seed=0, with_rows=True):
+                want = np.asarray(labels)[offset + rows.numpy()]
+                np.testing.assert_array_equal(y.numpy(), want.astype(y.numpy().dtype))
+
+
+def test_texts_are_tokenised_once_on_the_cached_path(tiny_backbone, tmp_path, monkeypatch):
+    tokenizer = tiny_backbone.tokenizer
+    encoded, real_encode = [], tokenizer.encode
+
+    def counting_encode(texts, max_length, pairs=None):
+        encoded.append(len(texts))
+        return real_encode(texts, max_length, pairs=pairs)
+
+    monkeypatch.setattr(tokenizer, "encode", counting_encode)
+    side_feeds(tiny_backbone, tmp_path, LABELS)  # builds both caches
+    assert encoded == [40, 20]  # each split once (for the token count, the estimate and the cache)
+    encoded.clear()
+    side_feeds(tiny_backbone, tmp_path, LABELS)  # reuses them
+    assert encoded == [40, 20]
+
+
+@pytest.mark.parametrize("tokens, message", [
+    ("short", "tokens were made with max length 16, the cache's is 32"),
+    ("fewer", "59 tokenised examples for 60 texts"),
+    ("other", "the given tokens' lengths differ from the cached ones")])
+def test_tokens_that_cannot_be_the_texts_are_refused_in_one_line(tiny_backbone, tmp_path, tokens, message):
+    from minion_tf.token_split import TokenSplit
+
+    build(tiny_backbone, tmp_path / "c")
+    given = {"short": TokenSplit.from_texts(tiny_backbone.tokenizer, TEXTS, LABELS, 16),
+             "fewer": tiny_backbone.tokenizer.encode(TEXTS[:59], 32),
+             "other": tiny_backbone.tokenizer.encode(TEXTS[::-1], 32)}[tokens]
+    with pytest.raises(MinionError, match=message) as err:
+        build(tiny_backbone, tmp_path / "c", tokens=given)
+    assert "\n" not in str(err.value)
+
+
+def test_given_tokens_build_the_same_cache(tiny_backbone, tmp_path, monkeypatch):
+    from minion_tf.token_split import TokenSplit
+
+    reference = build(tiny_backbone, tmp_path / "ref").manifest
+    split = TokenSplit.from_texts(tiny_backbone.tokenizer, TEXTS, LABELS, 32)
+    monkeypatch.setattr(tiny_backbone.tokenizer, "encode", lambda *a, **k: pytest.fail("tokenised again"))
+    made = build(tiny_backbone, tmp_path / "c", tokens=split).manifest
+    assert [s["states_sha256"] for s in made["shards"]] == [s["states_sha256"] for s in reference["shards"]]
+
+
+def make_format_1(directory):
+    """Turn a cache into what version 1 wrote: a label column in every index, format 1 in the spec."""
+    manifest = json.loads((directory / "manifest.json").read_text())
+    for shard in manifest["shards"]:
+        index = np.load(directory / shard["index"])
+        labels = np.asarray(LABELS)[index[:, 0]]
+        np.save(directory / shard["index"], np.concatenate([index, labels[:, None]], axis=1))
+        shard["index_sha256"] = cache_mod.file_sha256(directory / shard["index"])
+        shard["index_bytes"] = (directory / shard["index"]).stat().st_size
+    manifest["spec"]["format"] = 1
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_cache_of_the_old_format_is_refused_on_open_and_rebuilt_in_one_line(tiny_backbone, tmp_path, capsys):
+    reference = build(tiny_backbone, tmp_path / "ref").manifest
+    build(tiny_backbone, tmp_path / "c")
+    make_format_1(tmp_path / "c")
+    capsys.readouterr()
+    with pytest.raises(MinionError) as err:
+        open_cache(tmp_path / "c")
+    assert str(err.value) == (f"{tmp_path / 'c'}: cache of format 1 (labels in its index), this version reads "
+                              f"format 2; rebuild it (rerun the command) or delete it")
+    cache = build(tiny_backbone, tmp_path / "c")
+    assert capsys.readouterr().err == (f"{tmp_path / 'c'}: cache of format 1 (labels in its index); rebuilding it "
+                                       f"in format 2\n")
+    assert cache.manifest["spec"]["format"] == 2 and open_cache(tmp_path / "c").manifest["complete"]
+    assert [s["states_sha256"] for s in cache.manifest["shards"]] == [s["states_sha256"] for s in reference["shards"]]
+    assert sorted(p.name for p in (tmp_path / "c").glob("shard-*")) == sorted(
+        p.name for p in (tmp_path / "ref").glob("shard-*"))
+
+
+def test_labels_of_another_length_are_one_line(tiny_backbone, tmp_path):
+    cache = build(tiny_backbone, tmp_path / "c")
+    with pytest.raises(MinionError, match=r"labels of shape \(59,\) for a cache of 60 examples"):
+        cache.dataset(16, LABELS[:59])

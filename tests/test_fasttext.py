@@ -8,14 +8,14 @@ from minion_tf.runs.config import RunConfig
 
 
 def test_fasttext_run_through_the_runner_records_calibration_and_reloads(tweet_dir, tmp_path):
-    from minion_tf.runs.fasttext_method import FastTextMethod
+    from minion_tf.methods.fasttext import FastText as FastTextMethod
     from minion_tf.runs.runner import run
     from minion_tf.runs.tweet_data import load_splits
 
     config = RunConfig(model="fasttext", data=str(tweet_dir), max_examples=300, out=str(tmp_path), epochs=5)
     record = run(config)
     run_dir = config.run_dir()
-    assert run_dir.name.startswith("fasttext-h64-lr0.1-s0-") and record["config"]["lr"] == 0.1
+    assert run_dir.name.startswith("fasttext-lr0.1-s0-") and record["config"]["lr"] == 0.1
     (epoch,) = record["epochs"]
     assert {"val_accuracy", "val_loss", "val_ace", "val_mce", "val_ece", "energy_kwh", "rss_peak_gib"} <= set(epoch)
     assert record["test"]["accuracy"] > 0.7  # the words give the label away

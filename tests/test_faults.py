@@ -25,7 +25,7 @@ LABELS = [i % 2 for i in range(60)]
 
 
 def small(tiny_encoder_dir, tweet_dir, out, **kw):
-    base = dict(model="minion", hidden=8, epochs=2, batch_size=32, encoder=str(tiny_encoder_dir),
+    base = dict(model="minion", options={"hidden": 8}, epochs=2, batch_size=32, encoder=str(tiny_encoder_dir),
                 data=str(tweet_dir), max_examples=300, max_length=16, out=str(out))
     return RunConfig(**{**base, **kw})
 
@@ -84,8 +84,8 @@ def test_a_second_cache_builder_waits_then_opens_the_finished_cache(tiny_encoder
 
         cache.pad_batch = slow_pad
         texts = [f"tweet number {{i}} " + "so much fun " * (i % 9) for i in range(60)]
-        cache.build_cache(load_backbone({encoder!r}), texts, [i % 2 for i in range(60)], {directory!r},
-                          max_length=32, batch_tokens=256, progress=False)
+        cache.build_cache(load_backbone({encoder!r}), texts, {directory!r}, max_length=32, batch_tokens=256,
+                          progress=False)
     """, encoder=tiny_encoder_dir, directory=directory)
     backbone = load_backbone(str(tiny_encoder_dir))
     assert builder.stdout.readline() == "building\n"
@@ -94,7 +94,7 @@ def test_a_second_cache_builder_waits_then_opens_the_finished_cache(tiny_encoder
         raise AssertionError("the waiting process encoded texts itself")
 
     monkeypatch.setattr(cache_mod, "pad_batch", must_not_encode)
-    cache = build_cache(backbone, TEXTS, LABELS, directory, max_length=32, batch_tokens=256, progress=False)
+    cache = build_cache(backbone, TEXTS, directory, max_length=32, batch_tokens=256, progress=False)
     assert builder.wait() == 0 and cache.manifest["complete"] and len(cache) == 60
     assert f"{directory} is in use by another process (pid {builder.pid}); waiting for it\n" in capfd.readouterr().err
 
@@ -127,7 +127,7 @@ def test_a_disk_full_mid_shard_is_one_line_leaves_no_temporary_and_resumes(tiny_
 
     monkeypatch.setattr(np, "save", save_then_fill_the_disk)
     with pytest.raises(MinionError) as caught:
-        build_cache(tiny_backbone, TEXTS, LABELS, directory, max_length=32, batch_tokens=256, shard_mb=0.05,
+        build_cache(tiny_backbone, TEXTS, directory, max_length=32, batch_tokens=256, shard_mb=0.05,
                     progress=False)
     message = str(caught.value)
     assert message.startswith(f"{directory}: disk full writing shard-00001.states.npy (needs ")
@@ -136,7 +136,7 @@ def test_a_disk_full_mid_shard_is_one_line_leaves_no_temporary_and_resumes(tiny_
     monkeypatch.setattr(np, "save", real_save)
     manifest = json.loads((directory / "manifest.json").read_text())
     assert [s["shard"] for s in manifest["shards"]] == [0] and not manifest["complete"]
-    assert build_cache(tiny_backbone, TEXTS, LABELS, directory, max_length=32, batch_tokens=256, shard_mb=0.05,
+    assert build_cache(tiny_backbone, TEXTS, directory, max_length=32, batch_tokens=256, shard_mb=0.05,
                        progress=False).manifest["complete"]
 
 
@@ -172,7 +172,7 @@ def test_a_manifest_that_is_not_one_is_one_line(tiny_backbone, tmp_path, manifes
     expected = (f"{directory / 'manifest.json'}: not a cache manifest (no spec or shards); "
                 f"delete {directory} to rebuild")
     for attempt in (lambda: open_cache(directory),
-                    lambda: build_cache(tiny_backbone, TEXTS, LABELS, directory, max_length=32, progress=False)):
+                    lambda: build_cache(tiny_backbone, TEXTS, directory, max_length=32, progress=False)):
         with pytest.raises(MinionError) as caught:
             attempt()
         assert str(caught.value) == expected

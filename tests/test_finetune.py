@@ -41,14 +41,31 @@ def test_one_fit_step_changes_the_encoder_weights_and_the_model_is_tf_keras(tiny
     assert model({"ids": ids, "mask": mask}).shape == (3, 3)
 
 
-def test_config_round_trip_gives_the_same_architecture(tiny_backbone):
-    from minion_tf.models.encoder_classifier import EncoderClassifier, build_classifier
+@pytest.mark.parametrize("kind", ["bert", "roberta"])
+def test_encoder_classifier_passes_the_model_checks(tiny_backbone, kind):
+    """Its config holds the encoder's, `from_config` builds a random encoder, and a real `.keras`
+    file holds every weight: the reloaded model gives the same probabilities."""
+    from formulas import expected_trainable
+    from layer_testing import check_model
+    from transformers import RobertaConfig
 
-    model = build_classifier(EncoderClassifier(tiny_backbone.encoder, num_labels=2, pooling="cls", dropout=0.2,
-                                               sep_id=102))
-    clone = build_classifier(EncoderClassifier.from_config(model.get_config()))
-    assert clone.pooling == "cls" and clone.dropout == 0.2 and clone.num_labels == 2 and clone.sep_id == 102
-    assert [tuple(w.shape) for w in clone.weights] == [tuple(w.shape) for w in model.weights]
+    from minion_tf.backbones import encoder_from_config
+    from minion_tf.models.encoder_classifier import EncoderClassifier
+
+    rng = np.random.default_rng(0)
+    if kind == "bert":  # the conftest tiny BERT's config; a pair: token types after [SEP] (102)
+        config, options, ids = tiny_backbone.config, dict(pooling="cls", sep_id=102), rng.integers(1000, 2000, (4, 7))
+        ids[:, 3] = 102
+    else:  # RoBERTa (BERTweet's architecture): ids clear of its padding id 1
+        config = RobertaConfig(vocab_size=100, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                               intermediate_size=24, max_position_embeddings=40)
+        options, ids = dict(pooling="mean"), rng.integers(5, 100, (4, 7))
+    mask = np.ones_like(ids)
+    mask[0, 4:] = 0
+    model = check_model(lambda: EncoderClassifier(encoder_from_config(config), num_labels=3, dropout=0.2, **options),
+                        {"ids": ids.astype(np.int32), "mask": mask.astype(np.int32)},
+                        expected_trainable=expected_trainable("finetune", config, num_labels=3))
+    assert (model.num_labels, model.dropout, model.pooling) == (3, 0.2, options["pooling"])
 
 
 def test_bad_classifier_arguments_are_refused(tiny_backbone):
@@ -63,14 +80,14 @@ def test_bad_classifier_arguments_are_refused(tiny_backbone):
 
 def test_finetune_run_records_like_a_side_model_and_reloads_with_identical_predictions(
         tiny_encoder_dir, tweet_dir, tmp_path):
-    from minion_tf.runs.finetune import FineTune
+    from minion_tf.methods.finetune import FineTune
     from minion_tf.runs.runner import run
     from minion_tf.runs.tweet_data import load_splits
 
     config = small(tiny_encoder_dir, tweet_dir, tmp_path)
     record = run(config)
     run_dir = config.run_dir()
-    assert run_dir.name.startswith("finetune-h64-lr0.001-s0-")
+    assert run_dir.name.startswith("finetune-lr0.001-s0-")
     assert len(record["epochs"]) == 2
     assert {"loss", "val_accuracy", "val_ace", "val_mce", "energy_kwh", "rss_peak_gib"} <= set(record["epochs"][0])
     encoder_params = 0

@@ -20,24 +20,24 @@ def tiny_grid(tiny_encoder_dir, tweet_dir, out):
 
 def test_interrupted_grid_resumes_without_redoing_finished_runs(tiny_encoder_dir, tweet_dir, tmp_path, monkeypatch):
     from minion_tf.runs import resume
-    from minion_tf.runs.side_tuning import SideTuning
+    from minion_tf.runs import fitting
 
     grid = tiny_grid(tiny_encoder_dir, tweet_dir, tmp_path / "runs")
     cells = grid.configs()
     assert len(cells) == 4 and len({c.run_dir() for c in cells}) == 4
     trainings = []
-    real_train, real_end = SideTuning.train, resume.EpochCheckpoint.on_epoch_end
+    real_train, real_end = fitting.fit_keras, resume.EpochCheckpoint.on_epoch_end
 
-    def counted_train(self, config, *args):
+    def counted_train(method, config, *args):
         trainings.append(config.run_dir().name)
-        return real_train(self, config, *args)
+        return real_train(method, config, *args)
 
     def cut_third_cell(self, epoch, logs=None):
         real_end(self, epoch, logs)
         if self.directory.parent == cells[2].run_dir() and epoch == 0:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(SideTuning, "train", counted_train)
+    monkeypatch.setattr(fitting, "fit_keras", counted_train)
     monkeypatch.setattr(resume.EpochCheckpoint, "on_epoch_end", cut_third_cell)
     with pytest.raises(KeyboardInterrupt):
         run_grid(grid, tmp_path / "results")
@@ -52,10 +52,10 @@ def test_interrupted_grid_resumes_without_redoing_finished_runs(tiny_encoder_dir
     assert len(records) == 4 and all(len(r["epochs"]) == 2 for r in records)
     rows = list(csv.DictReader(open(tmp_path / "results" / "grid.csv")))
     assert [r["status"] for r in rows] == ["done"] * 4
-    assert [(r["model"], r["h"], float(r["lr"])) for r in rows] == [
+    assert [(r["model"], r["size"], float(r["lr"])) for r in rows] == [
         ("READ", "4", 3e-4), ("READ", "4", 1e-3), ("MINION", "4", 3e-4), ("MINION", "4", 1e-3)]
     assert float(rows[0]["test acc %"]) == pytest.approx(100 * records[0]["test"]["accuracy"])
-    assert "| model | h | lr |" in (tmp_path / "results" / "grid.md").read_text()
+    assert "| model | size | lr |" in (tmp_path / "results" / "grid.md").read_text()
     # One hidden-state cache for every cell: one encoder folder holding one train, val and test split.
     (encoder_cache,) = (tmp_path / "runs" / "cache").iterdir()
     assert sorted(p.name.split("-")[0] for p in encoder_cache.iterdir()) == ["test", "train", "val"]
@@ -66,7 +66,7 @@ def test_grid_cli_refuses_bad_cells_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "experiments" / "grid.py"), "--models", "bert",
                              "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == "error: grid: models must be among read, minion, got bert"
+    assert result.stderr.strip().startswith("error: unknown model 'bert'; known: ")
     result = subprocess.run([sys.executable, str(ROOT / "experiments" / "grid.py"), "--hiddens", "0",
                              "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and result.stderr.strip() == "error: --hidden must be at least 1, got 0"

@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-import tf_keras as keras
+from layer_testing import check_layer
 
+from minion_tf.errors import MinionError
 from minion_tf.layers.cosine_similarity_head import CosineSimilarityHead
 from minion_tf.layers.task_head import TaskHead
 from minion_tf.layers.transformer_block import TransformerBlock
@@ -24,27 +25,28 @@ def _single_inputs(batch=3):
             "pooled": np.random.default_rng(1).normal(size=(batch, D)).astype(np.float32)}
 
 
-def _functional(head, example):
-    inputs = {k: keras.Input(shape=v.shape[1:], dtype=v.dtype, name=k) for k, v in example.items()}
-    return keras.Model(inputs, head(inputs))
+FFN = 12
+BLOCK_PARAMS = 4 * (D * D + D) + 2 * 2 * D + (D * FFN + FFN) + (FFN * D + D)  # Q K V O, 2 LayerNorms, FFN
 
 
-@pytest.mark.parametrize("make, example", [
-    (lambda: TaskHead(5, hidden_units=8, num_heads=2, ffn_dim=12, pooling="mean"), _single_inputs),
-    (lambda: TaskHead(1, hidden_units=8, num_heads=2, ffn_dim=12, pooling="cls"), _single_inputs),
-    (lambda: CosineSimilarityHead("cosine", num_heads=2, ffn_dim=12), _pair_inputs),
-    (lambda: CosineSimilarityHead("uvcos", hidden_units=8, num_heads=2, ffn_dim=12, pooling="cls"), _pair_inputs),
-])
-def test_save_load_round_trip(tmp_path, make, example):
-    x = example()
-    model = _functional(make(), x)
-    expected = model(x, training=False).numpy()
-    model.save(tmp_path / "head.keras")
-    loaded = keras.models.load_model(tmp_path / "head.keras")
-    np.testing.assert_allclose(loaded(x, training=False).numpy(), expected, rtol=1e-6, atol=1e-6)
-    head = model.layers[-1]
-    clone = type(head).from_config(head.get_config())
-    assert clone.get_config() == head.get_config()
+def test_transformer_block_passes_the_layer_checks():
+    x = _single_inputs()
+    check_layer(lambda: TransformerBlock(num_heads=2, ffn_dim=FFN, name="block"),
+                {"sequence": x["sequence"], "mask": x["mask"]},
+                call=lambda layer, x: layer(x["sequence"], mask=x["mask"]), expected_trainable=BLOCK_PARAMS)
+
+
+@pytest.mark.parametrize("make, example, expected_trainable", [
+    (lambda: TaskHead(5, hidden_units=8, num_heads=2, ffn_dim=FFN, pooling="mean"), _single_inputs,
+     BLOCK_PARAMS + (2 * D * 8 + 8) + (8 * 5 + 5)),
+    (lambda: TaskHead(1, hidden_units=8, num_heads=2, ffn_dim=FFN, pooling="cls"), _single_inputs,
+     BLOCK_PARAMS + (2 * D * 8 + 8) + (8 + 1)),
+    (lambda: CosineSimilarityHead("cosine", num_heads=2, ffn_dim=FFN), _pair_inputs, BLOCK_PARAMS),
+    (lambda: CosineSimilarityHead("uvcos", hidden_units=8, num_heads=2, ffn_dim=FFN, pooling="cls"), _pair_inputs,
+     BLOCK_PARAMS + ((2 * D + 1) * 8 + 8) + (8 + 1)),
+], ids=["task-mean", "task-cls", "cosine", "uvcos-cls"])
+def test_head_passes_the_layer_checks(make, example, expected_trainable):
+    check_layer(make, example(), expected_trainable=expected_trainable)
 
 
 def test_block_ignores_padding_values():
@@ -79,10 +81,13 @@ def test_task_head_concatenates_pooled_output():
     assert head.dense.kernel.shape == (2 * D, 8)
 
 
-def test_bad_arguments_are_refused():
-    with pytest.raises(ValueError):
+def test_bad_arguments_are_refused_with_the_package_error():
+    assert issubclass(MinionError, ValueError)  # Keras users catching ValueError still do
+    with pytest.raises(MinionError, match="pooling must be one of"):
         TaskHead(5, pooling="max")
-    with pytest.raises(ValueError):
+    with pytest.raises(MinionError, match="mode must be one of"):
         CosineSimilarityHead("dot")
-    with pytest.raises(ValueError):
+    with pytest.raises(MinionError, match="pooling must be one of"):
+        CosineSimilarityHead("cosine", pooling="max")
+    with pytest.raises(MinionError, match="not divisible"):
         TransformerBlock(num_heads=3)(tf.ones((1, 2, 16)))

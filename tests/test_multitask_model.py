@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
+from formulas import block_sizes
+from layer_testing import check_model
 
 from minion_tf.data.minbert import MinbertSplit
-from minion_tf.models.multitask import MultitaskBert, cfimdb_logits
-from minion_tf.training.multitask_batches import TaskFeatures, token_types
-from minion_tf.training.multitask_loop import MultitaskLossConfig, MultitaskTrainer, evaluate
-from minion_tf.training.topk import select_top_fraction
+from minion_tf.multitask.model import MultitaskBert, build_multitask, cfimdb_logits
+from minion_tf.multitask.batches import TaskFeatures, token_types
+from minion_tf.multitask.loop import MultitaskLossConfig, MultitaskTrainer, evaluate
+from minion_tf.multitask.topk import select_top_fraction
 
 SENTENCES = ["a fine film", "dull and long", "what a mess", "the best movie this year", "not bad", "ok"]
 
@@ -46,11 +48,36 @@ def tiny(tiny_backbone):
 
 
 def _model(backbone, sts_head="mlp"):
-    model = MultitaskBert(backbone.encoder, sts_head=sts_head, head_dropout=0.0)
-    ones = tf.ones((1, 3), tf.int32)
-    model({"ids": ones, "mask": ones, "types": 0 * ones, "ids_a": ones, "mask_a": ones, "ids_b": ones,
-           "mask_b": ones})
-    return model
+    return build_multitask(MultitaskBert(backbone.encoder, sts_head=sts_head, head_dropout=0.0))
+
+
+def _head_params(config, sts_head):
+    """Trainable scalars of the three heads: each a transformer block (+ Dense, GELU, projection)."""
+    d, ffn = int(config.hidden_size), int(config.intermediate_size)
+    block = 4 * (d * d + d) + 2 * 2 * d + (d * ffn + ffn) + (ffn * d + d)  # Q K V O, 2 LayerNorms, FFN
+    task = lambda outputs: block + (2 * d * d + d) + (d * outputs + outputs)  # noqa: E731  [pooled; cls] -> d
+    sts = {"mlp": task(1), "cosine": block, "uvcos": block + ((2 * d + 1) * d + d) + (d + 1)}[sts_head]
+    return task(5) + task(1) + sts
+
+
+@pytest.mark.parametrize("sts_head", ["mlp", "cosine", "uvcos"])
+def test_multitask_model_passes_the_model_checks(tiny_backbone, sts_head):
+    """A real `.keras` round trip: the encoder's config in `get_config`, every weight in the file."""
+    from minion_tf.backbones import encoder_from_config
+
+    config = tiny_backbone.config.__class__(**{**tiny_backbone.config.to_dict(), "vocab_size": 100,
+                                               "max_position_embeddings": 16})
+    rng = np.random.default_rng(0)
+    ids = {key: rng.integers(5, 100, (3, 5)).astype(np.int32) for key in ("ids", "ids_a", "ids_b")}
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 1, 0, 0, 0]], np.int32)
+    feats = {**ids, "mask": mask, "mask_a": mask, "mask_b": mask[::-1].copy(),
+             "types": ((np.arange(5) > 2) * mask).astype(np.int32)}
+    sizes = block_sizes(config, num_labels=1)
+    encoder_params = sizes["embeddings"] + sizes["layers"] * sizes["layer"] + sizes["pooler"]  # the heads use the pooler
+    model = check_model(lambda: MultitaskBert(encoder_from_config(config), sts_head=sts_head, pooling="cls",
+                                              head_dropout=0.2, name="minbert"), feats,
+                        expected_trainable=encoder_params + _head_params(config, sts_head))
+    assert (model.sts_mode, model.pooling, model.head_dropout, model.name) == (sts_head, "cls", 0.2, "minbert")
 
 
 def _batches(feats, tasks=("sst", "para", "sts")):

@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-from minion_tf.training.pcgrad import pcgrad_combine, project_conflicting, random_orders
+from minion_tf.multitask.pcgrad import pcgrad_combine, project_conflicting, random_orders
 
 
 def _project(g, h):

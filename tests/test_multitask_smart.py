@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from minion_tf.training.smart import SmartConfig, smart_regularizer, symmetric_kl
+from minion_tf.multitask.smart import SmartConfig, smart_regularizer, symmetric_kl
 
 
 def _classifier(seed=0):

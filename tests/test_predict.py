@@ -15,7 +15,7 @@ from minion_tf.runs.config import RunConfig
 ROOT = Path(__file__).resolve().parents[1]
 TWEET_RUNS = {"read": {"hidden": 4}, "minion": {"hidden": 4}, "finetune": {}, "freeze": {"last_k": 1}, "bitfit": {},
               "prompt": {"prompt_length": 4}, "embeddings-only": {}, "encoder-only": {}, "fasttext": {}}
-PAIR_RUN = {"task": "stsb", "model": "read", "hidden": 4}  # STS-B: sentence pairs and a regression score
+PAIR_RUN = {"task": "stsb", "model": "read", "options": {"hidden": 4}}  # STS-B: sentence pairs and a regression score
 
 
 def _script(name):
@@ -56,15 +56,16 @@ def finished(tiny_encoder_dir, tweet_dir, sts_dir, tmp_path_factory):
 
     def train(name):
         if name == "multitask":
-            flags = ["--encoder", tiny_encoder_dir, "--max-examples-per-task", 10, "--max-dev-examples", 12,
-                     "--epochs", 1, "--batch-size", 10, "--sts-head", "uvcos", "--out", out, "--name", "mt"]
-            assert _script("multitask").main([str(f) for f in flags]) == 0
-            return out / "mt"
+            flags = [str(f) for f in ["--encoder", tiny_encoder_dir, "--max-examples", 10, "--max-dev-examples", 12,
+                                      "--epochs", 1, "--batch-size", 10, "--sts-head", "uvcos", "--out", out]]
+            script = _script("multitask")
+            assert script.main(flags) == 0
+            return script.config_for(flags).run_dir()
         base = dict(epochs=1, batch_size=64, encoder=str(tiny_encoder_dir), max_length=32, out=str(out))
         if name == "stsb":
             config = RunConfig(**base, **PAIR_RUN, data=str(sts_dir), max_examples=None, lr=1e-3)
         else:
-            config = RunConfig(**base, model=name, data=str(tweet_dir), max_examples=300, **TWEET_RUNS[name])
+            config = RunConfig(**base, model=name, data=str(tweet_dir), max_examples=300, options=TWEET_RUNS[name])
         run(config)
         return config.run_dir()
 
@@ -133,6 +134,27 @@ def test_multitask_heads_reproduce_the_runs_dev_metrics(finished, shared_data, t
             got[f"{head}_accuracy"] = float((values.argmax(1) == dev.labels).mean())
     final = record["final"]
     assert got == pytest.approx({k: final[k] for k in got}, abs=1e-5, nan_ok=True)  # NaN: constant scores, both ways
+
+
+def test_a_multitask_run_of_the_earlier_runner_predicts_as_a_new_one(finished, tmp_path):
+    """Records of experiments/multitask.py before the one runner: a config without "model" or "task"."""
+    new_dir, old_dir = finished("multitask"), tmp_path / "mt-uvcos-mean-mean-s0-0123abcd"
+    shutil.copytree(new_dir, old_dir)
+    record = json.loads((old_dir / "run.json").read_text())
+    config = record["config"]
+    old = {k: config[k] for k in ("encoder", "data", "epochs", "batch_size", "lr", "max_length", "max_dev_examples",
+                                  "seed", "split_seed", "pcgrad", "gse", "smart", "sts_head", "pooling",
+                                  "loss_reduction", "cfimdb", "kl_consistency", "head_dropout", "tensorboard")}
+    record["config"] = {**old, "max_examples_per_task": config["max_examples"], "out": str(tmp_path), "name": None}
+    for key in ("task", "test", "prepared", "calibration_val", "best_epoch"):
+        record.pop(key)
+    (old_dir / "run.json").write_text(json.dumps(record))
+    (tmp_path / "pairs.tsv").write_text("a\tb\nA man plays a guitar.\tA man plays music.\nA cat.\tThe stock fell.\n")
+    for run_dir, out in ((new_dir, tmp_path / "new.csv"), (old_dir, tmp_path / "old.csv")):
+        assert predict_cli("--run", run_dir, "--input", tmp_path / "pairs.tsv", "--text-column", "a",
+                           "--pair-column", "b", "--head", "sts", "--out", out) == 0
+    assert read_csv(tmp_path / "old.csv") == read_csv(tmp_path / "new.csv")
+    assert read_csv(tmp_path / "old.csv")[0] == ["id", "score"]
 
 
 def test_old_records_and_recorded_tasks(finished, tmp_path):

@@ -2,12 +2,14 @@
 import numpy as np
 import pytest
 import tf_keras as keras
+from formulas import expected_trainable
+from layer_testing import check_model
 from transformers import BertConfig, RobertaConfig
 
 from minion_tf.backbones import encoder_from_config
 from minion_tf.errors import MinionError
 from minion_tf.models.prompt_classifier import PromptClassifier
-from minion_tf.models.trainability import expected_trainable, parameter_count
+from minion_tf.methods.base import parameter_count
 
 TINY = dict(vocab_size=100, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=24,
             max_position_embeddings=40)
@@ -58,14 +60,11 @@ def test_too_long_prompt_is_one_line():
         PromptClassifier(roberta, prompt_length=20, max_length=19)
 
 
-def test_config_and_weights_round_trip(tmp_path):
-    model = PromptClassifier(encoder_from_config(BertConfig(**TINY)), prompt_length=3, max_length=20, pooling="cls")
-    x = _batch()
-    out = model(x).numpy()
-    model.save_weights(str(tmp_path / "prompt.weights.h5"))
+@pytest.mark.parametrize("config_cls, pooling", [(BertConfig, "cls"), (RobertaConfig, "mean")])
+def test_prompt_classifier_passes_the_model_checks(config_cls, pooling):
+    """`.keras` and the `save_weights` file a run writes; trainable: the prompt and the head."""
     assert keras.saving.get_registered_object("minion_tf>PromptClassifier") is PromptClassifier
-    clone = PromptClassifier.from_config(model.get_config())
-    clone(x)
-    clone.load_weights(str(tmp_path / "prompt.weights.h5"))
-    assert clone.get_config() == model.get_config()
-    np.testing.assert_allclose(clone(x).numpy(), out, atol=1e-6)
+    config = config_cls(**TINY)
+    check_model(lambda: PromptClassifier(encoder_from_config(config), prompt_length=3, max_length=20, num_labels=3,
+                                         pooling=pooling), _batch(), save=("keras", "weights"),
+                expected_trainable=expected_trainable("prompt", config, 3, prompt_length=3))

@@ -18,7 +18,7 @@ def run_cli(*args, env=None):
 
 
 def small(tiny_encoder_dir, tweet_dir, out, **kw):
-    base = dict(model="minion", hidden=8, epochs=2, batch_size=32, encoder=str(tiny_encoder_dir),
+    base = dict(model="minion", options={"hidden": 8}, epochs=2, batch_size=32, encoder=str(tiny_encoder_dir),
                 data=str(tweet_dir), max_examples=300, max_length=16, out=str(out))
     return RunConfig(**{**base, **kw})
 
@@ -29,7 +29,7 @@ def test_cli_run_writes_record_weights_and_plots(tiny_encoder_dir, tweet_dir, tm
                      "--max-examples", 300, "--epochs", 2, "--batch-size", 32, "--max-length", 16, "--out", out)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "trainable params: " in result.stdout and "test: accuracy" in result.stdout
-    (run_dir,) = [p for p in out.iterdir() if p.name.startswith("read-h8-lr0.001-s0-")]
+    (run_dir,) = [p for p in out.iterdir() if p.name.startswith("read-8-lr0.001-s0-")]
     record = json.loads((run_dir / "run.json").read_text())
     assert record["config"]["lr"] == 1e-3 and record["config"]["model"] == "read"
     assert len(record["epochs"]) == 2
@@ -51,8 +51,8 @@ def test_saved_side_weights_reload_onto_the_frozen_encoder_with_identical_predic
         tiny_encoder_dir, tweet_dir, tmp_path):
     from minion_tf.models.streaming import StreamingSideModel
     from minion_tf.runs.runner import run
-    from minion_tf.runs.fitting import predict_ordered
-    from minion_tf.runs.side_tuning import load_side
+    from minion_tf.methods.side import load_side
+    from minion_tf.models.predicting import predict_ordered
     from minion_tf.runs.tweet_data import load_splits
     from minion_tf.token_split import TokenSplit
 
@@ -98,7 +98,7 @@ def test_missing_data_and_bad_flags_give_one_line(tmp_path):
     bad = run_cli("--hidden", "0", "--out", tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --hidden must be at least 1, got 0"
     unknown = run_cli("--model", "nope", "--out", tmp_path)
-    assert unknown.returncode == 2 and "unknown model 'nope'; known: " in unknown.stderr and "minion, prompt, read" in unknown.stderr
+    assert unknown.returncode == 2 and "unknown model 'nope'; known: " in unknown.stderr and "minion, multitask, prompt, read" in unknown.stderr
 
 
 @pytest.mark.slow

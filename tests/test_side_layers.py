@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-import tf_keras as keras
+from layer_testing import check_layer
 
 from minion_tf.layers.masked_mean_pooling import MaskedMeanPooling
 from minion_tf.layers.minion import MINION
@@ -42,12 +42,6 @@ def numpy_gru(xs, kernel, recurrent_kernel, bias):
     return np.array(out)
 
 
-def wrap(layer):
-    states = keras.Input((NUM_STATES, None, DIM), name="states")
-    mask = keras.Input((None,), dtype="int32", name="mask")
-    return keras.Model({"states": states, "mask": mask}, layer(states, mask=mask))
-
-
 # ---------------------------------------------------------------- MaskedMeanPooling
 def test_pooling_matches_numpy_and_ignores_non_finite_padding():
     rng = np.random.default_rng(1)
@@ -71,9 +65,10 @@ def test_pooling_padding_invariance(batch):
     )
 
 
-def test_pooling_config_round_trip():
-    pooling = MaskedMeanPooling(name="pool")
-    assert MaskedMeanPooling.from_config(pooling.get_config()).get_config() == pooling.get_config()
+def test_pooling_passes_the_layer_checks(batch):
+    tokens, mask = padded(batch[:, -1:], LENGTHS, 9, seed=1)
+    check_layer(lambda: MaskedMeanPooling(name="pool"), {"tokens": tokens[:, 0], "mask": mask},
+                call=lambda layer, x: layer(x["tokens"], mask=x["mask"]), expected_trainable=0)
 
 
 # ---------------------------------------------------------------- READ and MINION
@@ -131,24 +126,18 @@ def test_minion_follows_the_recurrence(batch):
     assert not np.allclose(minion(changed, mask=mask)[0, 0], out[0, 0])
 
 
-@pytest.mark.parametrize("side", [READ, MINION])
-def test_config_round_trip(side, batch):
-    layer = side(HIDDEN, DIM, name="side")
-    states, mask = padded(batch, LENGTHS, 7, seed=1)
-    expected = layer(states, mask=mask)
-    clone = side.from_config(layer.get_config())
-    assert (clone.hidden, clone.model_dim, clone.name) == (HIDDEN, DIM, "side")
-    clone(states, mask=mask)
-    clone.set_weights(layer.get_weights())
-    np.testing.assert_allclose(clone(states, mask=mask), expected, atol=1e-6)
+def gru_params(width, hidden):
+    """One Keras GRU (reset_after=True): 3 gates of kernel, recurrent kernel and two biases."""
+    return 3 * (width * hidden + hidden * hidden + 2 * hidden)
 
 
-@pytest.mark.parametrize("side", [READ, MINION])
-def test_save_load_round_trip(side, batch, tmp_path):
-    model = wrap(side(HIDDEN, DIM))
+@pytest.mark.parametrize("side, expected_trainable", [
+    (READ, 2 * gru_params(DIM, HIDDEN) + HIDDEN * DIM + DIM),  # BiGRU over the states, Dense(d)
+    (MINION, DIM * 2 * HIDDEN + 2 * HIDDEN + 2 * gru_params(2 * HIDDEN, HIDDEN) + 2 * HIDDEN * DIM + DIM),
+])
+def test_side_layer_passes_the_layer_checks(side, expected_trainable, batch):
     states, mask = padded(batch, LENGTHS, 7, seed=1)
-    inputs = {"states": states, "mask": mask}
-    model.save(tmp_path / "side.keras")
-    loaded = keras.models.load_model(tmp_path / "side.keras")
-    assert isinstance(loaded.layers[-1], side)
-    np.testing.assert_array_equal(loaded(inputs).numpy(), model(inputs).numpy())
+    layer = check_layer(lambda: side(HIDDEN, DIM, name="side"), {"states": states, "mask": mask},
+                        call=lambda layer, x: layer(x["states"], mask=x["mask"]),
+                        expected_trainable=expected_trainable)
+    assert (layer.hidden, layer.model_dim) == (HIDDEN, DIM)

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import tf_keras as keras
+from layer_testing import check_model
 
 from minion_tf.errors import MinionError
 from minion_tf.models.side_tuning import SIDE_NETWORKS, SideTuningConfig, build_side_model
@@ -63,28 +64,12 @@ def test_model_outputs_do_not_depend_on_padding(side):
 
 
 @pytest.mark.parametrize("side", ["read", "minion"])
-def test_model_config_round_trip(side):
-    model = build_side_model(side, 4, NUM_STATES, DIM, name="tuned")
-    clone = keras.Model.from_config(model.get_config())
-    assert clone.name == "tuned"
-    assert clone.get_layer(side).get_config() == model.get_layer(side).get_config()
-    clone.set_weights(model.get_weights())
-    inputs = batch(7, seed=1)
-    np.testing.assert_allclose(clone(inputs), model(inputs), atol=1e-6)
-
-
-@pytest.mark.parametrize("side", ["read", "minion"])
-def test_model_save_load_round_trip(side, tmp_path):
-    model = build_side_model(side, 4, NUM_STATES, DIM)
-    inputs = batch(7, seed=1)
-    expected = model(inputs).numpy()
-    model.save(tmp_path / "model.keras")
-    loaded = keras.models.load_model(tmp_path / "model.keras")
-    np.testing.assert_array_equal(loaded(inputs), expected)
-    model.save_weights(tmp_path / "weights.h5")
-    fresh = build_side_model(side, 4, NUM_STATES, DIM)
-    fresh.load_weights(tmp_path / "weights.h5")
-    np.testing.assert_array_equal(fresh(inputs), expected)
+def test_side_model_passes_the_model_checks(side):
+    """`.keras` and the `save_weights` file runs write; the count: the side network and the head."""
+    side_params = build_side_model(side, 4, NUM_STATES, DIM).get_layer(side).count_params()
+    model = check_model(lambda: build_side_model(side, 4, NUM_STATES, DIM, num_labels=3, name="tuned"),
+                        batch(7, seed=1), save=("keras", "weights"), expected_trainable=side_params + DIM * 3 + 3)
+    assert model.name == "tuned" and not model.non_trainable_weights
 
 
 @pytest.mark.parametrize("side", ["read", "minion"])

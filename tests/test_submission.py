@@ -78,19 +78,19 @@ def test_side_model_submission_normalises_test_tweets_like_the_training_data(
         tiny_encoder_dir, tweet_dir, shared_data, tmp_path, monkeypatch):
     from minion_tf import submission
     from minion_tf.runs.runner import run
-    from minion_tf.runs.side_tuning import SideTuning
+    from minion_tf.methods.minion import Minion
 
-    config = RunConfig(model="minion", hidden=8, epochs=1, batch_size=32, encoder=str(tiny_encoder_dir),
+    config = RunConfig(model="minion", options={"hidden": 8}, epochs=1, batch_size=32, encoder=str(tiny_encoder_dir),
                        data=str(tweet_dir), max_examples=300, max_length=16, out=str(tmp_path))
     run(config)
     seen = []
-    real_loader = SideTuning.load_predictor
+    real_loader = Minion.load_predictor
 
     def spy(run_dir):
         predict = real_loader(run_dir)
         return lambda texts, pairs=None: seen.extend(texts) or predict(texts, pairs)
 
-    monkeypatch.setattr(SideTuning, "load_predictor", staticmethod(spy))
+    monkeypatch.setattr(Minion, "load_predictor", staticmethod(spy))
     summary = submission.write_submission(config.run_dir(), shared_data / "cil_test" / "test_data.txt",
                                           tmp_path / "sub.csv")
     assert summary["rows"] == 10_000 and len(seen) == 10_000

@@ -60,7 +60,7 @@ def test_tables_have_the_paper_rows_in_order_with_the_expected_figures(runs, tmp
 
 
 def test_a_measured_energy_is_shown_and_not_called_unmeasurable(runs, tmp_path):
-    from minion_tf.runs.tables import build_tables
+    from minion_tf.reports.tables import build_tables
 
     path = runs / "read-h8-lr0.001-s0-cc" / "run.json"
     rec = json.loads(path.read_text())
@@ -74,7 +74,7 @@ def test_a_measured_energy_is_shown_and_not_called_unmeasurable(runs, tmp_path):
 
 def test_no_runs_or_a_broken_record_give_one_line(tmp_path):
     from minion_tf.errors import MinionError
-    from minion_tf.runs.tables import build_tables
+    from minion_tf.reports.tables import build_tables
 
     with pytest.raises(MinionError, match="no run.json found"):
         build_tables(tmp_path, tmp_path / "out")
@@ -82,3 +82,24 @@ def test_no_runs_or_a_broken_record_give_one_line(tmp_path):
     (tmp_path / "x" / "run.json").write_text("{}")
     with pytest.raises(MinionError, match=r"x/run.json: not a run record \(KeyError"):
         build_tables(tmp_path, tmp_path / "out")
+
+
+def test_old_and_new_style_records_get_registry_names_and_an_unregistered_model_comes_last(runs, tmp_path):
+    from minion_tf.reports.tables import build_tables
+
+    def add(name, config):
+        rec = record("minion", 64, 1e-3, 100, 1000, 0.7, 0.05, 0.2, 1.0, 50)
+        rec["config"] = {"lr": 1e-3, "encoder": "minilm", **config}
+        (runs / name).mkdir()
+        (runs / name / "run.json").write_text(json.dumps(rec))
+
+    add("prompt-old", {"model": "prompt", "hidden": 64, "last_k": None, "prompt_length": 20})
+    add("freeze-new", {"model": "freeze", "last_k": 2})  # new style: no "hidden"
+    add("adapter", {"model": "adapter", "hidden": 64})  # a plugin no longer installed
+    build_tables(runs, tmp_path / "out")
+    table1 = list(csv.DictReader(open(tmp_path / "out" / "table1.csv")))
+    assert [r["model"] for r in table1] == ["FastText", "MiniLM-L6 (fine-tuned)", "FREEZE-2", "PROMPT-20", "READ-8",
+                                            "MINION-64", "adapter"]
+    assert (table1[2]["type"], table1[2]["training method"]) == ("transformer", "last-k fine-tuning")
+    assert (table1[-1]["type"], table1[-1]["training method"]) == ("?", "adapter")
+    assert [r["model"] for r in csv.DictReader(open(tmp_path / "out" / "table2.csv"))][-1] == "adapter"

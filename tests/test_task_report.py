@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from minion_tf.errors import MinionError
-from minion_tf.runs.task_report import (best_epoch, build_task_report, glue_rows, imdb_rows, load_task_records,
-                                        method_label, method_rank)
+from minion_tf.reports.records import method_label, method_rank
+from minion_tf.reports.task_report import best_epoch, build_task_report, glue_rows, imdb_rows, load_task_records
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -56,7 +56,9 @@ def runs(tmp_path):
             "mnli-ft": record("mnli", "finetune", 2e-5, 0, 0.75, 500.0, [0.7, 0.74],
                               metrics={"accuracy_matched": 0.76, "accuracy_mismatched": 0.74}),
             "tweets-minion": {"config": {"model": "minion", "hidden": 64}, "epochs": [], "test": {}},  # skipped
-            "multitask": {"config": {"name": "topk"}, "epochs": []},  # no task, no test: skipped too
+            "multitask": {"config": {"name": "topk"}, "epochs": []},  # earlier multi-task runner: skipped too
+            "minbert-multitask": {"config": {"task": "minbert", "model": "multitask", "lr": 5e-5}, "epochs": [],
+                                  "test": {"score": 0.5, "metrics": {"score": 0.5}}},  # minBERT: its own table
         },
         imdb: {
             "ft-90": record("imdb", "finetune", 2e-5, 0, 0.85, 90.0, [0.80, 0.84, 0.83], trainable=4_000),
@@ -86,7 +88,7 @@ def test_cli_writes_seed_averaged_scores_in_method_order_and_png_figures(runs, t
     assert [(r["task"], r["method"], float(r["lr"])) for r in rows] == [
         ("cola", "finetune", 2e-5), ("imdb", "finetune", 2e-5), ("imdb", "finetune", 2e-5), ("imdb", "bitfit", 1e-3),
         ("mnli", "finetune", 2e-5),
-        ("rte", "finetune", 2e-5), ("rte", "freeze-4", 1e-3), ("rte", "freeze-2", 2e-5), ("rte", "bitfit", 1e-3),
+        ("rte", "finetune", 2e-5), ("rte", "freeze-2", 2e-5), ("rte", "freeze-4", 1e-3), ("rte", "bitfit", 1e-3),
         ("rte", "minion-64", 3e-4)]
     by = {(r["task"], r["method"]): r for r in rows}
     ft = by["rte", "finetune"]
@@ -126,14 +128,45 @@ def test_imdb_table_lists_every_epoch_per_method_and_split(runs, tmp_path):
     assert len(read_csv(tmp_path / "out" / "imdb_epochs.csv")) == 6
 
 
-def test_labels_order_and_best_epoch_fallback():
-    assert method_label({"model": "freeze", "last_k": 3}) == "freeze-3"
-    assert method_label({"model": "prompt", "prompt_length": 20}) == "prompt-20"
+OLD_STYLE = {"hidden": 64, "last_k": None, "prompt_length": 20}  # old records carry these on every method
+
+
+def test_labels_come_from_the_registry_for_old_and_new_style_records():
+    old = [{"model": "finetune", **OLD_STYLE}, {"model": "prompt", **OLD_STYLE},
+           {"model": "freeze", **OLD_STYLE, "last_k": 2}, {"model": "minion", **OLD_STYLE}]
+    new = [{"model": "finetune"}, {"model": "prompt", "prompt_length": 20}, {"model": "freeze", "last_k": 2},
+           {"model": "minion", "hidden": 64}]
+    for configs in (old, new):
+        assert [method_label(c) for c in configs] == ["finetune", "prompt-20", "freeze-2", "minion-64"]
     assert method_label({"model": "read", "hidden": 8}) == "read-8"
     assert method_label({"model": "embeddings-only", "hidden": 8}) == "embeddings-only"
-    labels = ["fasttext", "minion-64", "read-8", "encoder-only", "embeddings-only", "prompt-20", "bitfit",
-              "freeze-1", "freeze-2", "freeze-3", "freeze-4", "finetune"]
-    assert sorted(labels, key=method_rank) == labels[::-1]
+    assert method_label({"model": "minion"}) == "minion-64"  # the option's default
+    assert method_label({"model": "adapter", "hidden": 8}) == "adapter"  # not registered: its model name
+
+
+def test_rows_are_ordered_by_method_order_name_and_size_unregistered_last():
+    configs = [{"model": "fasttext", **OLD_STYLE}, {"model": "finetune"}, {"model": "freeze", "last_k": 1},
+               {"model": "freeze", "last_k": 3}, {"model": "bitfit", **OLD_STYLE},
+               {"model": "prompt", "prompt_length": 20}, {"model": "embeddings-only"}, {"model": "encoder-only"},
+               {"model": "read", "hidden": 8}, {"model": "minion", "hidden": 8}, {"model": "minion", "hidden": 64},
+               {"model": "adapter"}]
+    assert sorted(configs[::-1], key=method_rank) == configs
+
+
+def test_an_unregistered_model_still_gets_a_row_ordered_last(tmp_path):
+    for name, model, own in (("adapter", "adapter", {}), ("minion", "minion", {"hidden": 8}), ("ft", "finetune", {}),
+                             ("freeze", "freeze", {"last_k": 2})):
+        rec = record("rte", model, 1e-3, 0, 0.6, 10.0, [0.6])
+        for key in OLD_STYLE:  # new-style records: the shared run fields and the method's own options only
+            del rec["config"][key]
+        rec["config"].update(own)
+        write(tmp_path, name, rec)
+    rows = glue_rows(load_task_records([tmp_path]))
+    assert [r["method"] for r in rows] == ["finetune", "freeze-2", "minion-8", "adapter"]
+    assert rows[-1]["score %"] == pytest.approx(60.0)
+
+
+def test_best_epoch_fallback():
     assert best_epoch({"epochs": [{"val_score": 0.5}, {"val_score": None}, {"val_score": 0.7}]}) == 2
     assert best_epoch({"epochs": [{"val_score": 0.5}, {"val_score": 0.7}], "best_epoch": 0}) == 0
     assert best_epoch({"epochs": []}) is None
@@ -151,6 +184,9 @@ def test_a_broken_run_folder_gives_one_clear_error(runs, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     bad.write_text(json.dumps({"config": {"task": "rte", "model": "bitfit"}, "epochs": []}))
     with pytest.raises(MinionError, match=f"{bad}: not a run record \\(no test, config.lr\\)"):
+        load_task_records([glue])
+    bad.write_text(json.dumps(record("rte", "freeze", 1e-3, 0, 0.5, 1.0, [0.5], last_k=None)))
+    with pytest.raises(MinionError, match=f"{bad}: not a run record \\(--model freeze needs --last-k"):
         load_task_records([glue])
     with pytest.raises(MinionError, match="no such folder"):
         load_task_records([tmp_path / "nowhere"])
@@ -184,7 +220,7 @@ def test_a_single_seed_run_with_saved_predictions_gets_bootstrap_intervals(tmp_p
 def test_compare_runs_gives_paired_differences_and_refuses_other_test_sets(tmp_path):
     import numpy as np
 
-    from minion_tf.runs.task_report import compare_runs
+    from minion_tf.reports.compare import compare_runs
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 400)

@@ -32,29 +32,23 @@ def small(tiny_encoder_dir, glue_dir, out, **kw):
 @pytest.mark.parametrize("model,extra", FAMILY + [("minion", {"hidden": 4}), ("read", {"hidden": 4})])
 def test_describe_gives_the_count_each_method_trains(model, extra, tiny_encoder_dir, tmp_path):
     from minion_tf.backbones import load_backbone
-    from minion_tf.models.trainability import parameter_count
-    from minion_tf.runs.registry import get_method
+    from minion_tf.data.glue import get_task
+    from minion_tf.methods.base import parameter_count
 
-    config = RunConfig(model=model, task="stsb", encoder=str(tiny_encoder_dir), out=str(tmp_path), **extra)
-    method = get_method(model)
-    counts = method.describe(config)
-    backbone = load_backbone(str(tiny_encoder_dir), trainable=True)
-    if model in ("minion", "read"):
-        built = method.build(config, backbone.num_states, backbone.model_dim, num_labels=1)
-        trained, total = parameter_count(built.trainable_weights), built.count_params() + backbone.encoder.count_params()
-    else:
-        built, variables = method.build(config, backbone, num_labels=1)
-        trained, total = parameter_count(variables), built.count_params()
-    assert counts == {"trainable": trained, "total": total}
-    assert built.get_layer("classifier").get_config()["activation"] == "linear"  # STS-B: one score
+    config = RunConfig(model=model, options=extra, task="stsb", encoder=str(tiny_encoder_dir), out=str(tmp_path))
+    counts = config.method.describe(config, get_task("stsb"))
+    backbone = load_backbone(str(tiny_encoder_dir), trainable=True)  # the weights do not change the counts
+    built = config.method.build(config, backbone, get_task("stsb"))
+    assert counts == {"trainable": parameter_count(built.variables), "total": built.total}
+    assert built.model.get_layer("classifier").get_config()["activation"] == "linear"  # STS-B: one score
 
 
 def test_side_model_on_pairs_with_seeds_early_stopping_and_reload(tiny_encoder_dir, glue_dir, tmp_path):
     from minion_tf.metrics.task_metrics import glue_metrics
-    from minion_tf.runs.registry import get_method
+    from minion_tf.methods.registry import method_class
     from minion_tf.runs.runner import run
 
-    config = small(tiny_encoder_dir, glue_dir, tmp_path, model="minion", hidden=4, seeds=2, epochs=6,
+    config = small(tiny_encoder_dir, glue_dir, tmp_path, model="minion", options={"hidden": 4}, seeds=2, epochs=6,
                    patience=1, min_delta=0.5)  # no gain of 0.5: stops after epoch 2
     summary = run(config)
     records = [json.loads((tmp_path / name.split("/")[-1] / "run.json").read_text()) for name in summary["runs"]]
@@ -70,13 +64,13 @@ def test_side_model_on_pairs_with_seeds_early_stopping_and_reload(tiny_encoder_d
         probs = np.load(run_dir / "test_probs.npy")
         assert record["test"]["metrics"] == glue_metrics("rte", probs, np.array(_labels(glue_dir, "RTE")))
         texts, pairs = _texts(glue_dir, "RTE")
-        predict = get_method("minion").load_predictor(run_dir)
+        predict = method_class("minion").load_predictor(run_dir)
         np.testing.assert_allclose(predict(texts, pairs), probs, atol=2e-5)  # best epoch's weights were saved
 
 
 def test_regression_task_with_a_fine_tuning_method_resumes_and_reloads(tiny_encoder_dir, glue_dir, tmp_path,
                                                                          cut_after_first_epoch):
-    from minion_tf.runs.registry import get_method
+    from minion_tf.methods.registry import method_class
     from minion_tf.runs.runner import run
 
     straight = run(small(tiny_encoder_dir, glue_dir, tmp_path / "a", task="stsb", model="bitfit", epochs=3))
@@ -90,7 +84,7 @@ def test_regression_task_with_a_fine_tuning_method_resumes_and_reloads(tiny_enco
     outputs = np.load(config.run_dir() / "test_probs.npy")
     assert outputs.shape == (30, 1)
     texts, pairs = _texts(glue_dir, "STS-B")
-    np.testing.assert_allclose(get_method("bitfit").load_predictor(config.run_dir())(texts, pairs), outputs,
+    np.testing.assert_allclose(method_class("bitfit").load_predictor(config.run_dir())(texts, pairs), outputs,
                                atol=1e-5)
 
 
@@ -98,11 +92,11 @@ def test_pair_cache_equals_streamed_pair_states(tiny_backbone, tmp_path):
     from minion_tf.cache import build_cache
 
     texts, pairs = ["a cat sat", "dogs bark at night", "hi"], ["on a mat", "loudly", "there you are friend"]
-    cache = build_cache(tiny_backbone, texts, None, tmp_path / "c", max_length=12, pairs=pairs, progress=False)
+    cache = build_cache(tiny_backbone, texts, tmp_path / "c", max_length=12, pairs=pairs, progress=False)
     seqs = tiny_backbone.tokenizer.encode(texts, 12, pairs=pairs)
     assert list(cache.lengths) == [len(s) for s in seqs]
     scores = np.array([0.5, 4.0, 2.5], np.float32)
-    for x, y, rows in cache.dataset(8, with_rows=True, labels=scores):
+    for x, y, rows in cache.dataset(8, scores, with_rows=True):
         np.testing.assert_array_equal(y.numpy(), scores[rows.numpy()])
         ids, mask = tiny_backbone.batch([texts[r] for r in rows.numpy()], 12, pairs=[pairs[r] for r in rows.numpy()])
         streamed = tiny_backbone.hidden_states(ids, mask).numpy() * mask[:, None, :, None]  # cache: zero padding
@@ -112,7 +106,8 @@ def test_pair_cache_equals_streamed_pair_states(tiny_backbone, tmp_path):
 
 @pytest.mark.parametrize("argv,message", [
     (["--task", "glue9"], "unknown task 'glue9'"),
-    (["--model", "freeze"], "--last-k K goes with --model freeze"),
+    (["--model", "freeze"], "--model freeze needs --last-k"),
+    (["--model", "finetune", "--hidden", "8"], "--hidden goes with --model minion, read, not --model finetune"),
     (["--model", "prompt", "--prompt-length", "120", "--max-length", "16"], "exceeds the encoder's 128 positions"),
     (["--train-fraction", "1.5"], "--train-fraction must be in (0, 1)"),
 ])

@@ -130,7 +130,7 @@ def test_a_three_class_run_records_its_label_names(model, tiny_encoder_dir, tmp_
 
     path = write_table(tmp_path / "animals.csv", [(t, y.upper()) for t, y in animal_rows(20)],
                        header=("sentence", "animal"))
-    config = RunConfig(task="text", model=model, hidden=4, data=str(path), text_column="sentence",
+    config = RunConfig(task="text", model=model, options={"hidden": 4} if model == "minion" else {}, data=str(path), text_column="sentence",
                        label_column="animal", epochs=2, batch_size=16, max_length=16, encoder=str(tiny_encoder_dir),
                        out=str(tmp_path / "runs"), lr=1e-2 if model == "minion" else None, tensorboard=True)
     record = run(config)

@@ -2,8 +2,9 @@
 import tensorflow as tf
 import tf_keras as keras
 
-from minion_tf.layers.masked_mean_pooling import MaskedMeanPooling
-from minion_tf.layers.task_head import POOLINGS, pool_tokens
+from minion_tf.errors import MinionError
+from minion_tf.layers.masked_mean_pooling import POOLINGS, MaskedMeanPooling
+from minion_tf.layers.task_head import pool_tokens
 from minion_tf.layers.transformer_block import TransformerBlock
 
 MODES = ("cosine", "uvcos")
@@ -30,9 +31,9 @@ class CosineSimilarityHead(keras.layers.Layer):
                  dropout: float = 0.1, pooling: str = "mean", scale: float = 20.0, **kwargs):
         super().__init__(**kwargs)
         if mode not in MODES:
-            raise ValueError(f"CosineSimilarityHead: mode must be one of {MODES}, got {mode!r}")
+            raise MinionError(f"CosineSimilarityHead: mode must be one of {MODES}, got {mode!r}")
         if pooling not in POOLINGS:
-            raise ValueError(f"CosineSimilarityHead: pooling must be one of {POOLINGS}, got {pooling!r}")
+            raise MinionError(f"CosineSimilarityHead: pooling must be one of {POOLINGS}, got {pooling!r}")
         self.mode = mode
         self.hidden_units = hidden_units
         self.num_heads = num_heads

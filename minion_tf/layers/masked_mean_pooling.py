@@ -2,6 +2,8 @@
 import tensorflow as tf
 import tf_keras as keras
 
+POOLINGS = ("mean", "cls")  # a sentence vector: this layer's masked mean, or the first ([CLS]) token
+
 
 @keras.saving.register_keras_serializable(package="minion_tf")
 class MaskedMeanPooling(keras.layers.Layer):

@@ -2,10 +2,9 @@
 import tensorflow as tf
 import tf_keras as keras
 
-from minion_tf.layers.masked_mean_pooling import MaskedMeanPooling
+from minion_tf.errors import MinionError
+from minion_tf.layers.masked_mean_pooling import POOLINGS, MaskedMeanPooling
 from minion_tf.layers.transformer_block import TransformerBlock
-
-POOLINGS = ("mean", "cls")
 
 
 def pool_tokens(pooling: str, mean_pooling, sequence, mask):
@@ -33,7 +32,7 @@ class TaskHead(keras.layers.Layer):
                  dropout: float = 0.1, pooling: str = "mean", **kwargs):
         super().__init__(**kwargs)
         if pooling not in POOLINGS:
-            raise ValueError(f"TaskHead: pooling must be one of {POOLINGS}, got {pooling!r}")
+            raise MinionError(f"TaskHead: pooling must be one of {POOLINGS}, got {pooling!r}")
         self.num_outputs = num_outputs
         self.hidden_units = hidden_units
         self.num_heads = num_heads

@@ -2,6 +2,8 @@
 import tensorflow as tf
 import tf_keras as keras
 
+from minion_tf.errors import MinionError
+
 
 @keras.saving.register_keras_serializable(package="minion_tf")
 class TransformerBlock(keras.layers.Layer):
@@ -27,7 +29,7 @@ class TransformerBlock(keras.layers.Layer):
     def build(self, input_shape):
         width = int(input_shape[-1])
         if width % self.num_heads:
-            raise ValueError(f"TransformerBlock: width {width} is not divisible by {self.num_heads} heads")
+            raise MinionError(f"TransformerBlock: width {width} is not divisible by {self.num_heads} heads")
         self.attention = keras.layers.MultiHeadAttention(self.num_heads, width // self.num_heads,
                                                          dropout=self.dropout, name="attention")
         self.attention_dropout = keras.layers.Dropout(self.dropout, name="attention_dropout")

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from minion_tf.errors import MinionError
+
 
 def accuracy(predictions, labels) -> float:
     """Fraction of predictions equal to their labels."""
     predictions, labels = np.asarray(predictions), np.asarray(labels)
     if predictions.shape != labels.shape or predictions.size == 0:
-        raise ValueError(f"accuracy needs equal non-empty shapes, got {predictions.shape} and {labels.shape}")
+        raise MinionError(f"accuracy needs equal non-empty shapes, got {predictions.shape} and {labels.shape}")
     return float(np.mean(predictions == labels))
 
 
@@ -24,7 +26,7 @@ def pearson_r(x, y) -> float:
     """Pearson correlation of two equally long vectors; NaN when either is constant."""
     x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
     if x.shape != y.shape or x.size < 2:
-        raise ValueError(f"pearson_r needs two vectors of equal length >= 2, got {x.shape} and {y.shape}")
+        raise MinionError(f"pearson_r needs two vectors of equal length >= 2, got {x.shape} and {y.shape}")
     dx, dy = x - x.mean(), y - y.mean()
     denom = np.sqrt((dx * dx).sum() * (dy * dy).sum())
     return float((dx * dy).sum() / denom) if denom > 0 else float("nan")
@@ -38,7 +40,7 @@ def overall_score(sst_accuracy: float, paraphrase_accuracy: float, sts_pearson: 
 def _pair(predictions, labels, name: str):
     predictions, labels = np.asarray(predictions).ravel(), np.asarray(labels).ravel()
     if predictions.shape != labels.shape or predictions.size == 0:
-        raise ValueError(f"{name} needs equal non-empty shapes, got {predictions.shape} and {labels.shape}")
+        raise MinionError(f"{name} needs equal non-empty shapes, got {predictions.shape} and {labels.shape}")
     return predictions, labels
 
 
@@ -77,7 +79,7 @@ def spearman(x, y) -> float:
     """Spearman's rho: Pearson r of the average ranks (ties handled); NaN when either is constant."""
     x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
     if x.shape != y.shape or x.size < 2:
-        raise ValueError(f"spearman needs two vectors of equal length >= 2, got {x.shape} and {y.shape}")
+        raise MinionError(f"spearman needs two vectors of equal length >= 2, got {x.shape} and {y.shape}")
     return pearson_r(average_ranks(x), average_ranks(y))
 
 

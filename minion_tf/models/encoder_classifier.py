@@ -16,10 +16,8 @@ import tf_keras as keras
 
 from minion_tf.backbones import segment_ids
 from minion_tf.errors import MinionError
-from minion_tf.layers.masked_mean_pooling import MaskedMeanPooling
+from minion_tf.layers.masked_mean_pooling import POOLINGS, MaskedMeanPooling
 from minion_tf.models.side_tuning import output_activation
-
-POOLINGS = ("mean", "cls")
 
 
 @keras.saving.register_keras_serializable(package="minion_tf")
@@ -72,6 +70,11 @@ class EncoderClassifier(keras.Model):
 
         config = dict(config)
         return cls(encoder_from_dict(config.pop("encoder_config")), **config)
+
+    def build_from_config(self, config):
+        """Build a loaded model (`keras.models.load_model`) on int32 ids: Keras' default float
+        placeholders cannot index the encoder's embedding table."""
+        build_classifier(self)
 
 
 def unused_pooler(encoder):

@@ -18,10 +18,8 @@ import tf_keras as keras
 
 from minion_tf.backbones import segment_ids
 from minion_tf.errors import MinionError
-from minion_tf.layers.masked_mean_pooling import MaskedMeanPooling
+from minion_tf.layers.masked_mean_pooling import POOLINGS, MaskedMeanPooling
 from minion_tf.models.side_tuning import output_activation
-
-POOLINGS = ("mean", "cls")
 
 
 def max_positions(config) -> int:
@@ -94,3 +92,9 @@ class PromptClassifier(keras.Model):
 
         config = dict(config)
         return cls(encoder_from_dict(config.pop("encoder_config")), **config)
+
+    def build_from_config(self, config):
+        """Build a loaded model (`keras.models.load_model`) on int32 ids: Keras' default float
+        placeholders cannot index the encoder's embedding table."""
+        ones = tf.ones((1, 1), tf.int32)
+        self({"ids": ones, "mask": ones}, training=False)

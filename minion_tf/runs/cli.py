@@ -5,6 +5,8 @@ import argparse
 import sys
 
 from minion_tf.errors import MinionError
+from minion_tf.methods.base import flag
+from minion_tf.methods.registry import methods, option_owners
 from minion_tf.runs.config import DEFAULT_MAX_EXAMPLES, RunConfig
 from minion_tf.runs.defaults import DATA_ENV
 
@@ -12,21 +14,21 @@ from minion_tf.runs.defaults import DATA_ENV
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="experiments/run.py",
                                 description="Train and test one model on one task (tweets, a GLUE task or IMDb).")
-    p.add_argument("--model", default="minion",
-                   help="registered model: read, minion (side tuning); finetune, freeze (with --last-k), bitfit, "
-                        "prompt, embeddings-only, encoder-only (the fine-tuning family); fasttext (default minion)")
-    p.add_argument("--hidden", type=int, default=64,
-                   help="side-network GRU units h (default 64; read and minion only)")
+    known = methods()
+    p.add_argument("--model", default="minion", metavar="MODEL",
+                   help=f"the method: {', '.join(known)} (default minion); its own options are below")
     p.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default: the paper's; READ 1e-3, MINION 1e-3 for h < 64 else 3e-4, "
-                        "finetune 2e-5, fasttext 0.1)")
+                   help="learning rate (default: the method's, e.g. " + "; ".join(
+                       f"{name} {cls().default_lr():g}" for name, cls in known.items() if not cls.Config.required())
+                   + ")")
+    add_method_args(p)
     add_shared_args(p)
     p.add_argument("--task", default="tweets",
                    help="tweets (default); text (your own data, see below); cola, sst2, mrpc, stsb, qqp, mnli, qnli, "
                         "rte, wnli or imdb, for which --data is a GLUE-layout folder or the IMDb CSV folder (default "
-                        "../shared/data/glue or ../shared/data/imdb, else tensorflow-datasets without download)")
-    p.add_argument("--last-k", type=int, default=None, help="freeze: the number of last encoder layers that train")
-    p.add_argument("--prompt-length", type=int, default=20, help="prompt: soft tokens before the input (default 20)")
+                        "../shared/data/glue or ../shared/data/imdb, else tensorflow-datasets without download); "
+                        "minbert (with --model multitask: SST, paraphrase and STS on one encoder, --data the minBERT "
+                        "folder, default ../shared/data/minbert; see experiments/multitask.py)")
     p.add_argument("--train-fraction", type=float, default=0.9,
                    help="GLUE/IMDb: share of train that trains; the rest validates (default 0.9; UCSD also 0.3)")
     p.add_argument("--max-test-examples", type=int, default=0,
@@ -54,6 +56,22 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def add_method_args(p: argparse.ArgumentParser) -> None:
+    """One flag per method option, from the methods' config dataclasses (methods that share a
+    name share the flag); a flag left out keeps the method's default."""
+    group = p.add_argument_group("method options (each goes with the methods named)")
+    for name, owners in option_owners().items():
+        f = next(f for f in owners[0].Config.options() if f.name == name)
+        kind = type(f.default) if f.default is not None else (int if "int" in str(f.type) else float)
+        where = ", ".join(c.name for c in owners)
+        if kind is bool:
+            group.add_argument(flag(name), action="store_true", default=argparse.SUPPRESS,
+                               help=f"{where}: {f.metadata['help']}")
+        else:
+            group.add_argument(flag(name), type=kind, default=argparse.SUPPRESS, metavar=name.upper(),
+                               help=f"{where}: {f.metadata['help']}")
+
+
 def add_shared_args(p: argparse.ArgumentParser) -> None:
     """The flags every tweet run shares (all but the model, h and lr); also used by the grid."""
     p.add_argument("--epochs", type=int, default=5)
@@ -66,7 +84,8 @@ def add_shared_args(p: argparse.ArgumentParser) -> None:
                         f"default ${DATA_ENV} or ../shared/data/tweets/sentiment140")
     p.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES,
                    help=f"seeded cap on the examples (tweets: after dedupe, before the 80/10/10 split; GLUE/IMDb: on "
-                        f"train, before its train/val split) (default {DEFAULT_MAX_EXAMPLES}; "
+                        f"train, before its train/val split; minbert: on each task's train set) "
+                        f"(default {DEFAULT_MAX_EXAMPLES}; "
                         "0 = all)")
     p.add_argument("--max-length", type=int, default=64, help="tokens per tweet (default 64)")
     p.add_argument("--seed", type=int, default=0)
@@ -82,7 +101,8 @@ def config_from_args(args) -> RunConfig:
     for name in ("max_examples", "max_test_examples"):
         if values.get(name) == 0:
             values[name] = None
-    return RunConfig(**values)
+    options = {name: values.pop(name) for name in option_owners() if name in values}
+    return RunConfig(**values, options=options)
 
 
 RESUME_HINT = "interrupted: rerun the same command to resume after the last finished epoch"

@@ -1,24 +1,30 @@
 """The resolved configuration of one run; the command line maps its flags onto it.
 
+What every run shares is a field here; a method's own hyperparameters (MINION's `hidden`,
+LoRA's `rank`) are its `options`, checked by the method's config (`minion_tf.methods`).
+
 Example:
-    >>> cfg = RunConfig(model="minion", hidden=64)
+    >>> cfg = RunConfig(model="minion", options={"hidden": 64})
     >>> cfg.resolved_lr()   # 3e-4, the paper's rate for MINION-64
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from minion_tf.errors import MinionError
+from minion_tf.methods.registry import make_method, methods
+from minion_tf.runs.task_data import task_spec
 
 # Keeps the default run (`run.py --model minion --hidden 64`) near 15 minutes on 2 CPU cores.
 DEFAULT_MAX_EXAMPLES = 20000
 TEXT_FIELDS = ("text_column", "label_column", "pair_column", "regression", "no_dedupe", "split_hashtags",
                "anonymise")  # --task text only
-LATER_FIELDS = ("task", "last_k", "prompt_length", "train_fraction", "max_test_examples", "patience", "min_delta",
-                *TEXT_FIELDS)
+LATER_FIELDS = ("task", "train_fraction", "max_test_examples", "patience", "min_delta", *TEXT_FIELDS)
+# Where a run goes and what it logs, not what it computes: outside the run key.
+PATH_FIELDS = ("out", "cache_dir", "no_cache", "cache_budget_gb", "seeds", "tensorboard")
 
 
 @dataclass
@@ -26,7 +32,7 @@ class RunConfig:
     """Everything that decides a run's result (and a few paths that do not)."""
 
     model: str = "minion"
-    hidden: int = 64
+    options: dict = field(default_factory=dict)  # the method's own hyperparameters, e.g. {"hidden": 64}
     lr: float | None = None
     epochs: int = 5
     batch_size: int = 256
@@ -43,8 +49,6 @@ class RunConfig:
     # Added for the other tasks and the fine-tuning family; at these defaults they stay out
     # of `run_key`, so tweet runs keep their keys (and folders).
     task: str = "tweets"
-    last_k: int | None = None
-    prompt_length: int = 20
     train_fraction: float = 0.9
     max_test_examples: int | None = None
     patience: int | None = None
@@ -61,7 +65,13 @@ class RunConfig:
     tensorboard: bool = False  # also write TensorBoard event files (logs only: not in the run key)
 
     def __post_init__(self):
-        positive = {"hidden": self.hidden, "epochs": self.epochs, "batch_size": self.batch_size,
+        self.method = make_method(self.model, self.options)  # an unknown model or option fails here
+        if self.method.tasks and self.task not in self.method.tasks:
+            raise MinionError(f"--model {self.model} runs on --task {', '.join(self.method.tasks)}, "
+                              f"not --task {self.task}")
+        if (owners := [name for name, cls in methods().items() if self.task in cls.tasks]) and self.model not in owners:
+            raise MinionError(f"--task {self.task} is run by --model {', '.join(owners)}, not --model {self.model}")
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size,
                     "max_length": self.max_length}
         for name, value in positive.items():
             if int(value) < 1:
@@ -72,19 +82,14 @@ class RunConfig:
             raise MinionError(f"--max-examples must be at least 10 (or 0 for all), got {self.max_examples}")
         if self.cache_budget_gb < 0:
             raise MinionError(f"--cache-budget-gb must be >= 0, got {self.cache_budget_gb}")
-        from minion_tf.runs.task_data import task_spec
-
         if self.task != "text":
             task_spec(self.task)  # an unknown task fails here, before any work
         if not 0 < self.train_fraction < 1:
             raise MinionError(f"--train-fraction must be in (0, 1), got {self.train_fraction}")
-        for name in ("prompt_length", "seeds"):
-            if int(getattr(self, name)) < 1:
-                raise MinionError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if int(self.seeds) < 1:
+            raise MinionError(f"--seeds must be at least 1, got {self.seeds}")
         if self.max_test_examples is not None and self.max_test_examples < 2:
             raise MinionError(f"--max-test-examples must be at least 2 (or 0 for all), got {self.max_test_examples}")
-        if (self.model == "freeze") != (self.last_k is not None):
-            raise MinionError("--last-k K goes with --model freeze (the number of last layers that train), and only with it")
         if self.patience is not None and self.patience < 0:
             raise MinionError(f"--patience must be >= 0, got {self.patience}")
         if self.task != "text":
@@ -100,32 +105,38 @@ class RunConfig:
         return 0 if self.task in ("tweets", "imdb") else 2
 
     def resolved_lr(self) -> float:
-        """`lr`, or the model's default (the paper's rates; see each method's `default_lr`)."""
-        from minion_tf.runs.registry import get_method
+        """`lr`, or the method's default (the paper's rates; see each method's `default_lr`)."""
+        return self.lr if self.lr is not None else self.method.default_lr()
 
-        return self.lr if self.lr is not None else get_method(self.model).default_lr(self)
+    def method_options(self) -> dict:
+        """The method's hyperparameters, defaults filled in."""
+        return asdict(self.method.options)
 
     def as_dict(self) -> dict:
-        out = asdict(self)
-        out["lr"] = self.resolved_lr()
-        return out
+        """The record's "config": the shared fields and, beside them, the method's options (flat)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "options"}
+        return {**out, **self.method_options(), "lr": self.resolved_lr()}
+
+    def key_fields(self) -> dict:
+        """What decides this method's result: paths, fields the method ignores, and the later fields
+        at their defaults left out; the encoder named canonically (`minilm`, not its aliases)."""
+        from minion_tf.backbones import canonical_encoder
+
+        defaults = {f.name: f.default for f in fields(self)}
+        key = {k: v for k, v in self.as_dict().items() if k not in PATH_FIELDS and k not in self.method.ignores
+               and not (k in LATER_FIELDS and v == defaults[k])}
+        if "encoder" in key:
+            key["encoder"] = canonical_encoder(key["encoder"])
+        return key
 
     def run_key(self) -> str:
-        """Digest of the fields that change results (paths excluded)."""
-        ignore = {"out", "cache_dir", "no_cache", "cache_budget_gb", "seeds", "tensorboard"}
-        defaults = RunConfig.__dataclass_fields__
-        key = {k: v for k, v in self.as_dict().items()
-               if k not in ignore and not (k in LATER_FIELDS and v == defaults[k].default)}
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
+        """Digest of `key_fields`."""
+        return hashlib.sha256(json.dumps(self.key_fields(), sort_keys=True).encode()).hexdigest()[:8]
 
     def label(self) -> str:
         """The method's short name: minion-64, freeze-2, prompt-20, finetune, ..."""
-        suffix = {"read": self.hidden, "minion": self.hidden, "freeze": self.last_k, "prompt": self.prompt_length}
-        return f"{self.model}-{suffix[self.model]}" if self.model in suffix else self.model
+        return self.method.label()
 
     def run_dir(self) -> Path:
-        if self.task == "tweets":  # the original naming
-            name = f"{self.model}-h{self.hidden}-lr{self.resolved_lr():g}-s{self.seed}-{self.run_key()}"
-        else:
-            name = f"{self.task}-{self.label()}-lr{self.resolved_lr():g}-s{self.seed}-{self.run_key()}"
-        return Path(self.out) / name
+        task = "" if self.task == "tweets" else f"{self.task}-"
+        return Path(self.out) / f"{task}{self.label()}-lr{self.resolved_lr():g}-s{self.seed}-{self.run_key()}"

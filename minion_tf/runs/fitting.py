@@ -1,9 +1,9 @@
-"""What every Keras run method shares: tokenising a run's splits, the epoch loop (resume, task score
-per epoch, early stopping, checkpoints) and predictions in example order.
+"""The runner's sequence for a Keras method: backbone, build, feeds, fit (resume, task score per
+epoch, early stopping, checkpoints; gradients for what the method trains only), test predictions, save.
 
 Example:
-    >>> out = fit_epochs(config, data.spec, run_dir, model, side, optimizer, feeds, callbacks_for)
-    >>> out["history"][-1]["val_score"], out["best_epoch"]
+    >>> result = fit_keras(config.method, config, data, run_dir, callbacks_for)
+    >>> result["history"][-1]["val_score"], result["best_epoch"]
 """
 from __future__ import annotations
 
@@ -12,12 +12,63 @@ from pathlib import Path
 
 import numpy as np
 
+import tensorflow as tf
 import tf_keras as keras
 
 from minion_tf.errors import MinionError
+from minion_tf.methods.base import parameter_count
+from minion_tf.models.predicting import predict_ordered
+from minion_tf.runs import ledger
 from minion_tf.runs.epoch_logs import EpochLogs
+from minion_tf.runs.record import param_line
 from minion_tf.runs.resume import EpochCheckpoint, restore_progress
 from minion_tf.training.early_stopping import BestEpochStopping, ScoreTimeLogger
+
+
+def fit_keras(method, config, data, run_dir: Path, callbacks_for) -> dict:
+    """Train `method` (a `KerasMethod`) on `data`; save what it trained; return the record's parts."""
+    from minion_tf.backbones import load_backbone
+
+    backbone = load_backbone(config.encoder, config.tokenizer, trainable=method.trains_encoder)
+    check_max_length(config.max_length, backbone)
+    keras.utils.set_random_seed(config.seed)
+    built = method.build(config, backbone, data.spec)
+    trainable = parameter_count(built.variables)
+    print(param_line(trainable, built.total), flush=True)
+    feeds = method.feeds(config, data, backbone, run_dir)
+    if feeds.timings:
+        ledger.record(run_dir, feeds.timings)  # counted even if this process dies later
+    model = TrainOnly(feeds.wrap(built.model) if feeds.wrap else built.model, built.variables)
+    optimizer = keras.optimizers.Adam(config.resolved_lr(), beta_1=0.9, beta_2=0.999)
+    compile_for(model, data.spec, optimizer)
+    fit = fit_epochs(config, data.spec, run_dir, model, built.trained, optimizer, feeds.splits, callbacks_for,
+                     built.variables)
+    start = time.perf_counter()
+    test_probs = predict_tests(model, feeds.splits, data, config.batch_size)
+    timings = {**feeds.timings, "train_s": fit["train_s"], "test_s": time.perf_counter() - start}
+    method.save(run_dir, built, config, backbone, data.spec)
+    return {"history": fit["history"], "best_epoch": fit["best_epoch"], "test_probs": test_probs,
+            "timings": timings, "params": {"trainable": trainable, "total": built.total}, "details": feeds.details}
+
+
+class TrainOnly(keras.Model):
+    """`model` fitted with gradients for `variables` only: the others are neither differentiated nor updated."""
+
+    def __init__(self, model, variables, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = model
+        self.train_variables = list(variables)
+
+    def call(self, inputs, training=False):
+        return self.inner(inputs, training=training)
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, sample_weight)
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, self.train_variables), self.train_variables))
+        return self.compute_metrics(x, y, y_pred, sample_weight)
 
 
 def compile_for(model, spec, optimizer) -> None:
@@ -29,18 +80,18 @@ def compile_for(model, spec, optimizer) -> None:
 
 
 def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: dict, callbacks_for,
-               variables=None) -> dict:
+               variables) -> dict:
     """Fit `model` on `feeds["train"]` for `config.epochs`, resuming after the last finished epoch.
 
     `trained` is the part whose weights train and are checkpointed (the side network, or the
-    whole model); `variables`, if given, are the only ones the optimizer updates. `feeds` map
+    whole model); `variables` are the ones that train. `feeds` map
     "train" / "val" to objects with `dataset(batch_size, seed=..., first_epoch=...)`. Each epoch
     logs the task's validation score and time; with a patience (`config.resolved_patience()`),
     training stops early and ends on the best epoch's weights.
     Returns `{"history": per-epoch logs, "best_epoch": index, "train_s": seconds of this call}`.
     """
     trackables = {"model": trained, "optimizer": optimizer}
-    optimizer.build(variables or trained.trainable_variables)  # slots exist before a restore fills them
+    optimizer.build(variables)  # slots exist before a restore fills them
     first_epoch, past = restore_progress(run_dir / "progress", trackables)
     if first_epoch:
         print(f"resuming {run_dir} after epoch {first_epoch}", flush=True)
@@ -68,37 +119,9 @@ def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: di
             "train_s": train_s}
 
 
-def forward_pass(model):
-    """The model's inference call as one tf.function (shapes relaxed: it traces about twice)."""
-    import tensorflow as tf
-
-    return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-
-
-def predict_ordered(model, dataset, n: int, num_labels: int = 2, forward=None) -> np.ndarray:
-    """Outputs in example order, (n, num_labels), from a dataset built `with_rows`.
-
-    Pass `forward=forward_pass(model)` to trace once for many calls (the chunks of a long input).
-    """
-    forward = forward or forward_pass(model)
-    probs = np.zeros((n, num_labels), dtype=np.float32)
-    for x, _, rows in dataset:
-        probs[rows.numpy()] = forward(x).numpy()
-    return probs
-
-
-def check_max_length(config, backbone) -> None:
-    if config.max_length > backbone.max_positions:
-        raise MinionError(f"--max-length {config.max_length} exceeds {backbone.name}'s "
-                          f"{backbone.max_positions} positions")
-
-
-def tokenize(backbone, data, max_length: int) -> dict:
-    """{split name: TokenSplit} of every split of a run's data (pairs joined by the tokenizer)."""
-    from minion_tf.token_split import TokenSplit
-
-    return {n: TokenSplit.from_texts(backbone.tokenizer, s.texts, s.labels, max_length, pairs=s.pairs)
-            for n, s in data.splits.items()}
+def check_max_length(max_length: int, backbone) -> None:
+    if max_length > backbone.max_positions:
+        raise MinionError(f"--max-length {max_length} exceeds {backbone.name}'s {backbone.max_positions} positions")
 
 
 def predict_tests(model, feeds: dict, data, batch_size: int) -> dict:
@@ -106,16 +129,3 @@ def predict_tests(model, feeds: dict, data, batch_size: int) -> dict:
     return {n: predict_ordered(model, feeds[n].dataset(batch_size, with_rows=True), len(data.splits[n]),
                                data.spec.num_labels) for n in data.test_names}
 
-
-def encoder_predictor(backbone, model, saved: dict):
-    """`predict(texts, pairs=None) -> (n, outputs)` for a model that reads token ids."""
-    from minion_tf.token_split import TokenSplit
-
-    forward = forward_pass(model)
-
-    def predict(texts, pairs=None) -> np.ndarray:
-        split = TokenSplit.from_texts(backbone.tokenizer, list(texts), np.zeros(len(texts)), saved["max_length"],
-                                      pairs=pairs)
-        return predict_ordered(model, split.dataset(256, with_rows=True), len(texts), saved["num_labels"], forward)
-
-    return predict

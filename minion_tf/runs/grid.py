@@ -1,5 +1,8 @@
 """The paper's grid: h in {8, ..., 256} x lr in {3e-4, 1e-3} for READ and MINION, resumable.
 
+Other methods join it at their sizes: a method whose size is `hidden` takes the grid's h
+values, any other (LST's reduction, LoRA's rank) its `sizes` entry or its default size.
+
 Every cell is one `run()`: a cell whose run.json exists is skipped, an interrupted one
 resumes after its last finished epoch (it has no run.json until it is done), and all cells
 with the same data and encoder read one hidden-state cache. The grid table is rewritten
@@ -15,44 +18,57 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from minion_tf.errors import MinionError
+from minion_tf.methods.registry import method_class
 from minion_tf.runs.config import RunConfig
 
 HIDDENS = (8, 16, 32, 64, 128, 256)
 LRS = (3e-4, 1e-3)
 MODELS = ("read", "minion")
-COLUMNS = ["model", "h", "lr", "trainable %", "best val acc %", "test acc %", "test ACE %", "test MCE %",
+COLUMNS = ["model", "size", "lr", "trainable %", "best val acc %", "test acc %", "test ACE %", "test MCE %",
            "train s", "status"]
 
 
 @dataclass
 class GridConfig:
-    """The cells (models x hiddens x lrs) and the RunConfig fields they share (`base`)."""
+    """The cells (models x sizes x lrs) and the RunConfig fields they share (`base`).
+
+    `sizes` maps a model to the values of its size option; models sized by `hidden` default to
+    `hiddens`, others to their default size.
+    """
 
     models: tuple = MODELS
     hiddens: tuple = HIDDENS
     lrs: tuple = LRS
     base: dict = field(default_factory=dict)
+    sizes: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        unknown = set(self.models) - set(MODELS)
-        if unknown:
-            raise MinionError(f"grid: models must be among {', '.join(MODELS)}, got {', '.join(sorted(unknown))}")
+        for model in self.models:
+            if method_class(model).size_option is None:
+                raise MinionError(f"grid: --model {model} has no size to vary")
         if not (self.models and self.hiddens and self.lrs):
             raise MinionError("grid: needs at least one model, one h and one lr")
-        clash = {"model", "hidden", "lr"} & set(self.base)
+        clash = {"model", "options", "lr"} & set(self.base)
         if clash:
             raise MinionError(f"grid: {', '.join(sorted(clash))} are set by the grid, not by base")
         self.configs()  # every cell's RunConfig validates itself
 
+    def model_sizes(self, model: str) -> tuple:
+        option = method_class(model).size_option
+        if model in self.sizes:
+            return tuple(self.sizes[model])
+        return tuple(self.hiddens) if option == "hidden" else (getattr(method_class(model).Config(), option),)
+
     def configs(self) -> list[RunConfig]:
-        """Cells ordered by h, then model, then lr: a partial grid still compares READ and MINION."""
-        return [RunConfig(model=m, hidden=int(h), lr=float(lr), **self.base)
-                for h in self.hiddens for m in self.models for lr in self.lrs]
+        """Cells ordered by size rank, then model, then lr: a partial grid still compares READ and MINION."""
+        cells = [(rank, m, size) for m in self.models for rank, size in enumerate(self.model_sizes(m))]
+        return [RunConfig(model=m, options={method_class(m).size_option: size}, lr=float(lr), **self.base)
+                for rank, m, size in sorted(cells, key=lambda c: (c[0], self.models.index(c[1]))) for lr in self.lrs]
 
 
 def grid_row(config: RunConfig) -> dict:
     """One table row: the finished run's figures, or an empty row saying what state the cell is in."""
-    row = {"model": config.model.upper(), "h": config.hidden, "lr": config.resolved_lr()}
+    row = {"model": config.model.upper(), "size": config.method.size(), "lr": config.resolved_lr()}
     path = config.run_dir() / "run.json"
     if not path.is_file():
         started = (config.run_dir() / "progress" / "progress.json").is_file()
@@ -66,7 +82,7 @@ def grid_row(config: RunConfig) -> dict:
 
 
 def write_grid_table(grid: GridConfig, out_dir: Path) -> list[Path]:
-    from minion_tf.runs.report import write_table
+    from minion_tf.reports.markdown import write_table
 
     rows = [grid_row(c) for c in grid.configs()]
     base = ", ".join(f"{k}={v}" for k, v in sorted(grid.base.items()))
@@ -81,7 +97,7 @@ def run_grid(grid: GridConfig, out_dir: Path) -> list[dict]:
     records = []
     configs = grid.configs()
     for number, config in enumerate(configs, 1):
-        print(f"grid [{number}/{len(configs)}] {config.model}-{config.hidden} lr {config.resolved_lr():g}",
+        print(f"grid [{number}/{len(configs)}] {config.label()} lr {config.resolved_lr():g}",
               flush=True)
         try:
             records.append(run(config))

@@ -3,7 +3,7 @@
 A run's task (label names, single texts or pairs, how its training texts were normalised) is
 read from its run.json (`record["task"]`; for runs made before that key, from the task's spec
 and, for tweets, the prepared data's `stats.json`). Its model comes from its method's
-`load_predictor`, or for a multi-task run from the chosen head (`multitask_predict`). Texts
+`load_predictor` (for a method with heads, the multi-task one, the chosen `--head`'s). Texts
 are normalised as the run's were, then fed in chunks of `CHUNK` (length-bucketed batches
 inside) under a progress bar. Everything about the input is checked before a model loads.
 
@@ -67,18 +67,20 @@ def read_record(run_dir: Path) -> dict:
 
 def run_task(run_dir: Path, head: str | None = None) -> RunTask:
     """The task of a finished run (`head`: which head of a multi-task run); reads no weights."""
-    from minion_tf.runs.multitask_predict import HEADS
+    from minion_tf.methods.registry import methods
 
     record = read_record(run_dir)
     config = record["config"]
-    if "model" not in config:  # experiments/multitask.py
-        if head not in HEADS:
+    model = config.get("model", "multitask")  # the records of experiments/multitask.py before the runner had none
+    heads = getattr(methods().get(model), "heads", {})
+    if heads:
+        if head not in heads:
             given = "no --head" if head is None else f"unknown --head {head!r}"
-            raise MinionError(f"{run_dir}: a multi-task run, {given}; choose one of {', '.join(HEADS)}")
-        labels, pair = HEADS[head]
-        return RunTask(f"multitask {head}", "multitask", labels, pair, head=head)
+            raise MinionError(f"{run_dir}: a multi-task run, {given}; choose one of {', '.join(heads)}")
+        labels, pair = heads[head]
+        return RunTask(f"{model} {head}", model, labels, pair, head=head)
     if head is not None:
-        raise MinionError(f"{run_dir}: --head is for multi-task runs; this is a {config['model']} run "
+        raise MinionError(f"{run_dir}: --head is for multi-task runs; this is a {model} run "
                           f"on {config.get('task', 'tweets')}")
     task = record.get("task") or _task_before_records_had_it(record)
     labels = None if task["labels"] is None else tuple(task["labels"])
@@ -98,13 +100,10 @@ def _task_before_records_had_it(record: dict) -> dict:
 
 def load_predictor(run_dir: Path, task: RunTask):
     """`predict(texts, pairs=None) -> (n, outputs)` of a finished run (loads its model)."""
-    if task.head is not None:
-        from minion_tf.runs.multitask_predict import load_head_predictor
+    from minion_tf.methods.registry import method_class
 
-        return load_head_predictor(run_dir, task.head)
-    from minion_tf.runs.registry import get_method
-
-    return get_method(task.model).load_predictor(run_dir)
+    cls = method_class(task.model)
+    return cls.load_predictor(run_dir) if task.head is None else cls.load_predictor(run_dir, head=task.head)
 
 
 def predict_texts(predict, task: RunTask, texts: list[str], pairs: list[str] | None = None,

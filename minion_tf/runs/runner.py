@@ -18,16 +18,19 @@ from minion_tf.io import folder_lock, temporary_path, write_json
 from minion_tf.metrics import apply_temperature, calibration_errors, nll, reliability_bins
 from minion_tf.metrics.reliability_plot import plot_reliability
 from minion_tf.metrics.task_metrics import glue_metrics, primary_score
+from minion_tf.methods.base import KerasMethod
 from minion_tf.runs import ledger
 from minion_tf.runs.config import RunConfig
 from minion_tf.runs.epoch_logs import EpochLogs
 from minion_tf.runs.record import git_commit, package_versions, param_line
-from minion_tf.runs.registry import get_method
+from minion_tf.runs.migrate import check_legacy
 
 
 def describe(config: RunConfig) -> dict:
-    """Parameter counts from the encoder's config alone: no weights, no data, no network."""
-    counts = get_method(config.model).describe(config)
+    """Parameter counts of the model built from the encoder's config: random weights, no data, no network."""
+    from minion_tf.runs.task_data import spec_of
+
+    counts = config.method.describe(config, spec_of(config))
     print(param_line(counts["trainable"], counts["total"]))
     return counts
 
@@ -88,10 +91,11 @@ def run(config: RunConfig) -> dict:
         return run_seeds(config)
     if (finished := _finished(config)) is not None:  # no lock needed to read a finished run
         return finished
-    if config.model != "fasttext":  # a missing encoder is found before any folder or data are made
-        from minion_tf.backbones import resolve_encoder_dir
+    check_legacy(config)
+    if "encoder" not in config.method.ignores:  # a missing encoder is found before any folder or data are made
+        from minion_tf.backbones import check_encoder
 
-        resolve_encoder_dir(config.encoder)
+        check_encoder(config.encoder)
     with folder_lock(config.run_dir(), hint="use another --out"):
         return _finished(config) or _run_holding_folder(config)
 
@@ -106,7 +110,7 @@ def _finished(config: RunConfig) -> dict | None:
 
 
 def _run_holding_folder(config: RunConfig) -> dict:
-    method = get_method(config.model)
+    method = config.method
     run_dir = config.run_dir()
     record_path = run_dir / "run.json"
     from minion_tf.runs.task_data import load_run_data
@@ -114,8 +118,8 @@ def _run_holding_folder(config: RunConfig) -> dict:
     start = time.perf_counter()
     ledger.begin(run_dir)
     data = load_run_data(config)
-    print(f"{config.task}: " + ", ".join(f"{name} {len(split)}" for name, split in data.splits.items())
-          + f" examples from {data.source}", flush=True)
+    sizes = ", ".join(f"{name} {len(split)}" for name, split in data.splits.items())
+    print(f"{config.task}: {sizes + ' examples' if sizes else 'data'} from {data.source}", flush=True)
     from minion_tf.callbacks.keras2 import CalibrationCallback, EnergyCallback
     from minion_tf.runs.resume import LedgerCallback
 
@@ -127,18 +131,28 @@ def _run_holding_folder(config: RunConfig) -> dict:
         return [energy, *calibration, LedgerCallback(run_dir, energy.sampler, start)]
 
     with energy:
-        result = method.train(config, data, run_dir, callbacks_for)
+        if isinstance(method, KerasMethod):
+            from minion_tf.runs.fitting import fit_keras  # TensorFlow: not before the data are read
+
+            result = fit_keras(method, config, data, run_dir, callbacks_for)
+        else:
+            result = method.fit(config, data, run_dir, callbacks_for)
+            print(param_line(result["params"]["trainable"], result["params"]["total"]), flush=True)
     EpochLogs(run_dir, config.tensorboard).write(result["history"])
     calib = calibration[0].summary if calibration else {}
-    test = evaluate(data, result["test_probs"], calib.get("temperature"))
-    line = f"test: {data.spec.primary} {test['score']:.4f}"
-    line += "".join(f"  {m} {v:.4f}" for m, v in test["metrics"].items() if m != data.spec.primary)
-    if "ace" in test:
-        line += f"  ACE {100 * test['ace']:.2f}  MCE {100 * test['mce']:.2f}  NLL {test['nll']:.4f}"
-    print(f"{line}  ({', '.join(f'{n} {len(data.splits[n])}' for n in data.test_names)} examples)")
-    first = data.test_names[0]
-    if not data.spec.is_regression:
-        plot_reliability({f"{config.label()} {first}": (result["test_probs"][first], data.splits[first].labels)},
+    test_probs = result.get("test_probs", {})
+    if "test" in result:  # a method that scores itself (multi-task minBERT: its dev metrics) has printed them
+        test = result["test"]
+    else:
+        test = evaluate(data, test_probs, calib.get("temperature"))
+        line = f"test: {data.spec.primary} {test['score']:.4f}"
+        line += "".join(f"  {m} {v:.4f}" for m, v in test["metrics"].items() if m != data.spec.primary)
+        if "ace" in test:
+            line += f"  ACE {100 * test['ace']:.2f}  MCE {100 * test['mce']:.2f}  NLL {test['nll']:.4f}"
+        print(f"{line}  ({', '.join(f'{n} {len(data.splits[n])}' for n in data.test_names)} examples)")
+    if test_probs and not data.spec.is_regression:
+        first = data.test_names[0]
+        plot_reliability({f"{config.label()} {first}": (test_probs[first], data.splits[first].labels)},
                          run_dir / "reliability_test.png")
     ledger.record(run_dir, {**result["timings"], "total_s": time.perf_counter() - start}, energy.summary)
     cost = ledger.totals(run_dir)
@@ -159,7 +173,7 @@ def _run_holding_folder(config: RunConfig) -> dict:
         "versions": package_versions(),
         "git_commit": git_commit(),
     }
-    for name, probs in result["test_probs"].items():  # labels beside them: for intervals and paired comparisons
+    for name, probs in test_probs.items():  # labels beside them: for intervals and paired comparisons
         for path, array in ((run_dir / f"{name}_probs.npy", probs), (run_dir / f"{name}_labels.npy",
                                                                      data.splits[name].labels)):
             with temporary_path(path, array.nbytes) as tmp:

@@ -10,30 +10,38 @@ Example:
 """
 from __future__ import annotations
 
+from minion_tf.methods.registry import methods
 from minion_tf.runs.config import RunConfig
 
 PITTSBURGH_LRS = (2e-5, 1e-3)
 GLUE_TASKS = ("rte", "mrpc", "stsb", "cola", "sst2")
-IMDB_MODELS = ("finetune", "embeddings-only", "encoder-only", "prompt", "bitfit")
+PITTSBURGH = ("finetune", "freeze")  # run at both Pittsburgh rates; the others at their own
 
 
-def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1), hidden: int = 64) -> list[RunConfig]:
-    """Full and last-k fine-tuning at both Pittsburgh rates, BitFit, prompt and MINION-h on each task.
+def suite_models(suite: str) -> list[str]:
+    """The methods that join `suite` ("glue" or "imdb": each method's `suites`), in table order."""
+    chosen = [cls for cls in methods().values() if suite in cls.suites]
+    return [cls.name for cls in sorted(chosen, key=lambda c: (c.order, c.name))]
 
-    Every task's runs at 2e-5 (and BitFit, prompt, MINION at their own rates) come first, then
-    the 1e-3 arm: a suite cut short for time has covered every task and method once.
+
+def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1)) -> list[RunConfig]:
+    """Full and last-k fine-tuning at both Pittsburgh rates, and every other GLUE method (BitFit,
+    prompt, MINION-64, LoRA-8, LST-8, ...) at its default size and rate, on each task.
+
+    Every task's runs at 2e-5 (and the others at their own rates) come first, then the 1e-3 arm:
+    a suite cut short for time has covered every task and method once.
     """
     first, second = [], []
     for task in tasks:
-        for model, extra in [("finetune", {}), *[("freeze", {"last_k": k}) for k in last_ks]]:
-            first.append(RunConfig(**{**base, "task": task, "model": model, **extra, "lr": PITTSBURGH_LRS[0]}))
-            second.append(RunConfig(**{**base, "task": task, "model": model, **extra, "lr": PITTSBURGH_LRS[1]}))
-        first += [RunConfig(**{**base, "task": task, "model": model, "hidden": hidden})
-                  for model in ("bitfit", "prompt", "minion")]
+        for model, options in [("finetune", {}), *[("freeze", {"last_k": k}) for k in last_ks]]:
+            for arm, lr in zip((first, second), PITTSBURGH_LRS):
+                arm.append(RunConfig(**{**base, "task": task, "model": model, "options": options, "lr": lr}))
+        first += [RunConfig(**{**base, "task": task, "model": model})
+                  for model in suite_models("glue") if model not in PITTSBURGH]
     return first + second
 
 
-def imdb_suite(base: dict, fractions=(0.9, 0.3), models=IMDB_MODELS) -> list[RunConfig]:
-    """The UCSD methods on IMDb at each train fraction (the rest of train validates)."""
+def imdb_suite(base: dict, fractions=(0.9, 0.3), models=None) -> list[RunConfig]:
+    """The UCSD methods (and every other method that joins the IMDb suite) at each train fraction."""
     return [RunConfig(**{**base, "task": "imdb", "model": model, "train_fraction": fraction})
-            for fraction in fractions for model in models]
+            for fraction in fractions for model in (models or suite_models("imdb"))]

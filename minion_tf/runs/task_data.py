@@ -7,6 +7,9 @@
   (IMDb: its test set) is the test set, capped at `--max-test-examples`. MNLI has two test
   sets, `test_matched` and `test_mismatched`. Data come from `--data` (a GLUE-layout folder or
   the IMDb CSV folder), else from `../shared/data/{glue,imdb}`, else from tfds without download.
+- `minbert` (`--model multitask`): the CS224N minBERT folder (`--data`, else `../shared/data/minbert`);
+  its three tasks need the encoder's tokenizer, so the method reads them itself (`--max-examples`
+  caps each task's training set) and the splits here are empty.
 
 Example:
     >>> data = load_run_data(RunConfig(task="rte", max_examples=1000))
@@ -27,7 +30,11 @@ from minion_tf.runs.defaults import shared_data_root
 
 TWEETS = TaskSpec("tweets", "tweets", ("text",), "label", ("negative", "positive"), ("accuracy",), "accuracy", "",
                   ("text",))
-TASK_NAMES = ("tweets", "text", *TASKS)
+# Multi-task minBERT: SST, paraphrase and STS at once, scored by (SST acc + para acc + (r + 1) / 2) / 3.
+MINBERT = TaskSpec("minbert", "minbert", ("sentence",), "label", None,
+                   ("score", "sst_accuracy", "para_accuracy", "sts_pearson"), "score", "", ("sentence",),
+                   score_range=(0.0, 1.0))
+TASK_NAMES = ("tweets", "text", *TASKS, "minbert")
 
 
 def task_spec(name: str) -> TaskSpec:
@@ -35,6 +42,8 @@ def task_spec(name: str) -> TaskSpec:
     see `spec_of`), or one clear error listing every task."""
     if name == "tweets":
         return TWEETS
+    if name == "minbert":
+        return MINBERT
     if name == "text":
         raise MinionError("--task text takes its classes from its data: its spec comes from spec_of(config)")
     try:
@@ -104,6 +113,12 @@ def load_run_data(config) -> RunData:
                               config.train_fraction)
         return RunData(text.spec, text.splits, str(Path(source.path).expanduser()), text.removed)
     spec = task_spec(config.task)
+    if spec is MINBERT:
+        directory = Path(config.data) if config.data else shared_data_root() / "minbert"
+        if not directory.is_dir():
+            raise MinionError(f"{directory}: no minBERT data folder (expected ids-sst-train.csv, quora-dev.csv, "
+                              "sts-train.csv, ...); point --data at it")
+        return RunData(spec, {}, str(directory))
     if spec is TWEETS:
         from minion_tf.runs.tweet_data import prepared_dir, read_splits
 

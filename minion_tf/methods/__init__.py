@@ -1,0 +1,1 @@
+"""One module per training method; `registry` finds them (see `base` for the contract)."""

@@ -1,0 +1,139 @@
+"""The side networks' base: a frozen encoder's hidden states, cached (or streamed), read by a small
+trainable network (READ, MINION, LST: each a module that says only which side model it builds).
+
+The states of every split are cached once per encoder, max length and texts (`minion_tf.cache`;
+the labels are the run's, so relabelled data reuses the cache; texts are tokenised once per run);
+a cache larger than `--cache-budget-gb` (or `--no-cache`) streams them from the encoder instead,
+rounded to float16 as the cache stores them. A run saves only the side network's weights, with
+what rebuilding it needs, and refuses to load them onto another encoder.
+
+Example:
+    >>> class Minion(SideNetworkMethod):
+    ...     name = "minion"
+    ...     def side_model(self, num_states, model_dim, num_labels):
+    ...         return build_side_model("minion", self.options.hidden, num_states, model_dim, num_labels)
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from abc import abstractmethod
+from pathlib import Path
+
+from minion_tf.errors import MinionError
+from minion_tf.io import check_free_space, temporary_path, write_json
+from minion_tf.methods.base import Built, Feeds, KerasMethod
+
+SIDE_WEIGHTS = "side.weights.h5"
+SIDE_JSON = "side_model.json"
+
+
+class SideNetworkMethod(KerasMethod):
+    """Frozen encoder -> hidden states (cache or stream) -> the side model, the only part that trains."""
+
+    kind = ("transformer + side network", "side-tuning")
+
+    @abstractmethod
+    def side_model(self, num_states: int, model_dim: int, num_labels: int):
+        """A tf_keras model `{"states": (B, S, T, d), "mask": (B, T)} -> (B, num_labels)` (all of it trains)."""
+
+    def build(self, run, backbone, spec) -> Built:
+        side = self.side_model(backbone.num_states, backbone.model_dim, spec.num_labels)
+        return Built(side, side, list(side.trainable_weights), int(side.count_params()) + backbone.encoder.count_params())
+
+    def feeds(self, run, data, backbone, run_dir: Path) -> Feeds:
+        from minion_tf.cache import build_cache, estimate_bytes
+        from minion_tf.models.streaming import StreamingSideModel
+        from minion_tf.token_split import TokenSplit
+
+        tokens = {n: TokenSplit.from_texts(backbone.tokenizer, s.texts, s.labels, run.max_length, pairs=s.pairs)
+                  for n, s in data.splits.items()}
+        num_tokens = sum(int(t.lengths.sum()) for t in tokens.values())
+        estimate = estimate_bytes(num_tokens, backbone.num_states, backbone.model_dim)
+        details = {"cache_estimate_bytes": estimate, "num_tokens": num_tokens}
+        if run.no_cache or estimate > run.cache_budget_gb * 2**30:
+            why = "--no-cache" if run.no_cache else f"estimated cache {estimate / 2**30:.1f} GiB > budget"
+            print(f"streaming states from the encoder ({why})", flush=True)
+            return Feeds(tokens, wrap=lambda side: StreamingSideModel(backbone, side),
+                         details={**details, "streaming": True})
+        dirs = {n: split_cache_dir(run, backbone, n, split) for n, split in data.splits.items()}
+        check_cache_space(run, dirs.values(), estimate)
+        start = time.perf_counter()
+        splits = {n: CachedSplit(build_cache(backbone, split.texts, dirs[n], run.max_length, pairs=split.pairs,
+                                             tokens=tokens[n]), split.labels)
+                  for n, split in data.splits.items()}
+        return Feeds(splits, details={**details, "streaming": False},
+                     timings={"cache_s": time.perf_counter() - start})
+
+    def save(self, run_dir: Path, built: Built, run, backbone, spec) -> None:
+        """Only the side network's weights, plus what rebuilding it needs."""
+        with temporary_path(Path(run_dir) / SIDE_WEIGHTS) as tmp:  # keeps the .weights.h5 suffix: same format
+            built.trained.save_weights(str(tmp))
+        write_json(Path(run_dir) / SIDE_JSON, {
+            "model": self.name, "options": run.method_options(), "num_labels": spec.num_labels,
+            "num_states": backbone.num_states, "model_dim": backbone.model_dim, "max_length": run.max_length,
+            "encoder": run.encoder, "tokenizer": run.tokenizer, "identity": backbone.identity()})
+
+    @classmethod
+    def load_predictor(cls, run_dir: Path):
+        """texts (and pairs) -> (n, outputs) predictions: the saved side network on its frozen encoder."""
+        from minion_tf.models.predicting import encoder_predictor
+        from minion_tf.models.streaming import StreamingSideModel
+
+        backbone, side, saved = load_side(run_dir)
+        return encoder_predictor(backbone, StreamingSideModel(backbone, side), saved)
+
+
+def load_side(run_dir: Path, backbone=None):
+    """(backbone, side model, saved config) of a finished run; refuses another encoder's weights."""
+    from minion_tf.backbones import load_backbone
+    from minion_tf.methods.registry import make_method
+
+    run_dir = Path(run_dir)
+    path = run_dir / SIDE_JSON
+    if not path.is_file():
+        raise MinionError(f"{run_dir}: no {SIDE_JSON} (not a finished side-tuning run)")
+    saved = json.loads(path.read_text())
+    if "options" not in saved:  # written before methods had their own options
+        saved["model"], saved["options"] = saved["side"], {"hidden": saved["hidden"]}
+    backbone = backbone or load_backbone(saved["encoder"], saved["tokenizer"])
+    if backbone.identity() != saved["identity"]:
+        raise MinionError(f"{run_dir}: side network was trained on another encoder or tokenizer "
+                          f"({saved['identity']['encoder']})")
+    side = make_method(saved["model"], saved["options"]).side_model(saved["num_states"], saved["model_dim"],
+                                                                     saved["num_labels"])
+    side.load_weights(str(run_dir / SIDE_WEIGHTS))
+    return backbone, side, saved
+
+
+def cache_root(run) -> Path:
+    return Path(run.cache_dir) if run.cache_dir else Path(run.out) / "cache"
+
+
+def split_cache_dir(run, backbone, name: str, split) -> Path:
+    """One directory per encoder name, max length, split and texts (not labels); a mismatching spec
+    inside (other weights or tokenizer under the same name) is refused by the cache."""
+    from minion_tf.cache import data_digest
+
+    provider = backbone.name.split(":", 1)[0] + "-" if ":" in backbone.name else ""  # keras-hub: its own folder
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", provider + backbone.name.rstrip("/").split("/")[-1])
+    return cache_root(run) / f"{slug}-L{run.max_length}" / f"{name}-{data_digest(split.texts, split.pairs)}"
+
+
+def check_cache_space(run, directories, estimate: int) -> None:
+    """Refuse, in one line, a cache that would not fit on its disk (what is already cached counts)."""
+    present = sum(f.stat().st_size for d in directories if d.is_dir() for f in d.iterdir()
+                  if not f.name.startswith(".tmp-"))
+    check_free_space(cache_root(run), estimate - present, "the hidden-state cache",
+                     "free some space, put the cache on a larger disk (--cache-dir) or stream the states (--no-cache)")
+
+
+class CachedSplit:
+    """A split's cache served with the split's own labels (the cache holds none)."""
+
+    def __init__(self, cache, labels):
+        self.cache, self.labels = cache, labels
+
+    def dataset(self, batch_size: int, **kwargs):
+        return self.cache.dataset(batch_size, labels=self.labels, **kwargs)

@@ -1,0 +1,1 @@
+"""Reports rebuilt from run.json files only: tables (Markdown + CSV), task reports, figures."""
