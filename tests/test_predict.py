@@ -15,7 +15,7 @@ from minion_tf.runs.config import RunConfig
 ROOT = Path(__file__).resolve().parents[1]
 TWEET_RUNS = {"read": {"hidden": 4}, "minion": {"hidden": 4}, "finetune": {}, "freeze": {"last_k": 1}, "bitfit": {},
               "prompt": {"prompt_length": 4}, "embeddings-only": {}, "encoder-only": {}, "fasttext": {},
-              "lora": {"rank": 2}}
+              "lora": {"rank": 2}, "lst": {"reduction": 4}}
 PAIR_RUN = {"task": "stsb", "model": "read", "options": {"hidden": 4}}  # STS-B: sentence pairs and a regression score
 
 

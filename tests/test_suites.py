@@ -6,20 +6,20 @@ from minion_tf.runs.suites import GLUE_TASKS, glue_suite, imdb_suite
 
 def test_glue_suite_runs_full_and_every_last_k_at_both_rates_plus_every_glue_method(tmp_path):
     configs = glue_suite({"out": str(tmp_path), "max_examples": 400})
-    assert len(configs) == len(GLUE_TASKS) * 14 and len({c.run_dir() for c in configs}) == len(configs)
+    assert len(configs) == len(GLUE_TASKS) * 15 and len({c.run_dir() for c in configs}) == len(configs)
     rte = [c for c in configs if c.task == "rte"]
     pairs = Counter((c.label(), c.resolved_lr()) for c in rte)
     for label in ("finetune", "freeze-1", "freeze-2", "freeze-3", "freeze-4"):
         assert pairs[(label, 2e-5)] == pairs[(label, 1e-3)] == 1
     assert {label for label, _ in pairs} - {"finetune", "freeze-1", "freeze-2", "freeze-3", "freeze-4"} == {
-        "bitfit", "prompt-20", "minion-64", "lora-8"}
+        "bitfit", "prompt-20", "minion-64", "lora-8", "lst-8"}
     assert all(c.resolved_patience() == 2 and c.max_examples == 400 for c in rte)
 
 
-def test_imdb_suite_runs_the_ucsd_methods_lora_and_minion_at_both_splits_without_early_stopping(tmp_path):
+def test_imdb_suite_runs_the_ucsd_methods_lora_lst_and_minion_at_both_splits_without_early_stopping(tmp_path):
     configs = imdb_suite({"out": str(tmp_path), "epochs": 10})
     ucsd = ("finetune", "embeddings-only", "encoder-only", "prompt", "bitfit")
     assert sorted((c.model, c.train_fraction) for c in configs) == sorted(
-        (m, f) for m in (*ucsd, "lora", "minion") for f in (0.9, 0.3))
-    assert len({c.run_dir() for c in configs}) == 14
+        (m, f) for m in (*ucsd, "lora", "lst", "minion") for f in (0.9, 0.3))
+    assert len({c.run_dir() for c in configs}) == 16
     assert all(c.resolved_patience() == 0 and c.epochs == 10 for c in configs)
