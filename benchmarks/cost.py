@@ -33,10 +33,11 @@ MODELS = (("finetune", "full fine-tuning"), ("read", "READ-64"), ("minion", "MIN
 
 def measure_one(model: str, examples: int, epochs: int, out: str, data: str | None) -> dict:
     """Run one model in this process and report its costs (called in a child process)."""
+    from minion_tf.methods.registry import method_class
     from minion_tf.runs.config import RunConfig
     from minion_tf.runs.runner import run
 
-    record = run(RunConfig(model=model, options={"hidden": 64} if model in ("read", "minion") else {}, max_examples=examples, epochs=epochs, out=out, data=data))
+    record = run(RunConfig(model=model, options={"hidden": 64} if method_class(model).size_option == "hidden" else {}, max_examples=examples, epochs=epochs, out=out, data=data))
     timings = record["timings"]
     epoch_s = [e["duration_s"] for e in record["epochs"]]
     total = time.perf_counter() - START

@@ -143,7 +143,7 @@ def test_a_disk_full_mid_shard_is_one_line_leaves_no_temporary_and_resumes(tiny_
 def test_a_disk_full_during_a_checkpoint_keeps_the_last_one(tmp_path, monkeypatch):
     import tensorflow as tf
 
-    from minion_tf.runs.resume import restore_progress, save_progress
+    from minion_tf.checkpoints import restore_progress, save_progress
 
     weights = tf.Variable([1.0, 2.0])
     save_progress(tmp_path, {"w": weights}, 1, [{"loss": 1.0}])

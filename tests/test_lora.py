@@ -281,7 +281,7 @@ def test_adapters_are_in_the_resume_checkpoint_and_the_best_epoch_weights(tiny_e
     """What the runner's resume (tf.train.Checkpoint, read with expect_partial) and early stopping
     (`save_weights` to .weights.h5) write brings the adapters back on a second build."""
     from minion_tf.backbones import load_backbone
-    from minion_tf.runs.resume import restore_progress, save_progress
+    from minion_tf.checkpoints import restore_progress, save_progress
 
     def build():
         backbone = load_backbone(str(tiny_encoder_dir), trainable=True)

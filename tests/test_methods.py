@@ -214,3 +214,63 @@ def test_side_runs_keep_their_keys_and_an_old_folder_gets_the_mv_line(tmp_path):
     (old / "run.json").write_text(json.dumps({"config": {}}))
     with pytest.raises(MinionError, match=f"holds this run under its old name .*`mv {old} {finetune.run_dir()}`"):
         run(finetune)
+
+
+def test_options_are_converted_and_checked_by_type():
+    assert RunConfig(model="minion", options={"hidden": 64.0}).run_key() == RunConfig(model="minion").run_key()
+    assert isinstance(RunConfig(model="minion", options={"hidden": 64.0}).method.options.hidden, int)
+    with pytest.raises(MinionError, match="--hidden must be an integer, got 6.5"):
+        RunConfig(model="minion", options={"hidden": 6.5})
+    with pytest.raises(MinionError, match="--hidden must be a number, got '64'"):
+        RunConfig(model="minion", options={"hidden": "64"})
+    with pytest.raises(MinionError, match="--pcgrad must be true or false, got 1"):
+        RunConfig(model="multitask", task="minbert", options={"pcgrad": 1})
+
+
+def test_bool_options_switch_both_ways_on_the_command_line():
+    from minion_tf.runs.cli import config_from_args, parser
+
+    on = config_from_args(parser().parse_args(["--model", "multitask", "--task", "minbert", "--pcgrad"]))
+    off = config_from_args(parser().parse_args(["--model", "multitask", "--task", "minbert", "--no-pcgrad"]))
+    assert on.method.options.pcgrad is True and off.method.options.pcgrad is False
+
+
+def test_a_broken_plugin_is_one_line_on_every_command(monkeypatch, capsys):
+    from minion_tf.methods.finetune import FineTune
+    from minion_tf.runs.cli import main
+
+    class Clash(FineTune):
+        name = "finetune"
+
+    entry = importlib.metadata.EntryPoint("clash", "elsewhere:Clash", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(entry.__class__, "load", lambda self: Clash)
+    monkeypatch.setattr(registry.importlib.metadata, "entry_points", lambda group: [entry])
+    registry.methods.cache_clear()
+    try:
+        assert main(["--help"]) == 2
+    finally:
+        registry.methods.cache_clear()
+    err = capsys.readouterr().err.strip()
+    assert err == "error: entry point clash: method name 'finetune' is taken by minion_tf.methods.finetune"
+
+
+def test_an_option_named_like_a_shared_flag_is_refused(monkeypatch, capsys):
+    from minion_tf.methods.finetune import FineTune
+    from minion_tf.runs.cli import main
+
+    @dataclasses.dataclass(frozen=True)
+    class EpochsConfig(MethodConfig):
+        epochs: int = dataclasses.field(default=3, metadata={"help": "its own epochs"})
+
+    class Greedy(FineTune):
+        name, Config = "greedy", EpochsConfig
+
+    entry = importlib.metadata.EntryPoint("greedy", "elsewhere:Greedy", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(entry.__class__, "load", lambda self: Greedy)
+    monkeypatch.setattr(registry.importlib.metadata, "entry_points", lambda group: [entry])
+    registry.methods.cache_clear()
+    try:
+        assert main(["--help"]) == 2
+    finally:
+        registry.methods.cache_clear()
+    assert "its option 'epochs' is a shared run flag (--epochs)" in capsys.readouterr().err

@@ -8,6 +8,7 @@ directories). A provider is one module of this package that defines ``PREFIX`` a
 - ``random(name)``: the encoder with random weights and no tokenizer, for counting parameters;
 - ``canonical(name)``: the name run keys hash (with its prefix);
 - ``dims(name)``: ``{"model_dim", "num_states", "encoder_params"}``;
+- ``check(name)``: one clear error if the encoder's files are not on this machine (loads nothing);
 
 each given the part of the name after ``PREFIX:``. Adding a provider is adding its module: the
 package finds it. Importing the package (and its providers) imports no framework.
@@ -99,5 +100,5 @@ def describe_dims(name: str | None) -> dict:
 
 def check_encoder(name: str | None) -> None:
     """One clear error if the encoder's files are not on this machine (loads nothing)."""
-    _, rest = _provider(name)
-    transformers_tf.resolve_encoder_dir(rest)
+    module, rest = _provider(name)
+    module.check(rest)

@@ -159,3 +159,8 @@ def dims(name: str | None) -> dict:
     backbone = random(name)
     return {"model_dim": backbone.model_dim, "num_states": backbone.num_states,
             "encoder_params": int(backbone.encoder.count_params())}
+
+
+def check(name: str | None) -> None:
+    """One line if the folder is missing or not a BERT (reads config.json only; keras-hub is not imported)."""
+    _folder(name)

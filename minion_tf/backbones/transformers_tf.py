@@ -332,3 +332,7 @@ def canonical(name: str | None) -> str:
 
 def dims(name: str | None) -> dict:
     return describe_dims(name)
+
+
+def check(name: str | None) -> None:
+    resolve_encoder_dir(name)

@@ -53,6 +53,17 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def option_type(f) -> type:
+    """The type of an option's values: its default's, or (a None default) the annotation's `X | None`."""
+    if f.default is not None:
+        return type(f.default)
+    named = str(f.type).replace(" ", "").split("|")
+    for kind in (bool, int, float, str):
+        if kind.__name__ in named:
+            return kind
+    raise MinionError(f"option {f.name}: cannot tell its type from {f.type!r} (give a default or `int | None` etc.)")
+
+
 @dataclass(frozen=True)
 class MethodConfig:
     """A method's own hyperparameters (none here); subclasses add `option` fields."""
@@ -64,9 +75,17 @@ class MethodConfig:
                 if is_required(f):  # the method cannot run without it
                     raise MinionError(f"{flag(f.name)} is needed: {meta.get('help', '')}")
                 continue
-            kind = type(f.default) if f.default is not None else (int if "int" in str(f.type) else float)
-            if kind is int and (isinstance(value, bool) or not float(value).is_integer()):
-                raise MinionError(f"{flag(f.name)} must be an integer, got {value!r}")
+            kind = option_type(f)
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if kind in (int, float) and not numeric or kind is bool and not isinstance(value, bool):
+                raise MinionError(f"{flag(f.name)} must be {'a number' if kind is not bool else 'true or false'}, "
+                                  f"got {value!r}")
+            if kind is int:
+                if not float(value).is_integer():
+                    raise MinionError(f"{flag(f.name)} must be an integer, got {value!r}")
+                object.__setattr__(self, f.name, value := int(value))  # 64.0 and 64: one run key
+            elif kind is float:
+                object.__setattr__(self, f.name, value := float(value))
             if meta.get("minimum") is not None and value < meta["minimum"]:
                 raise MinionError(f"{flag(f.name)} must be at least {meta['minimum']:g}, got {value}")
             if meta.get("choices") and value not in meta["choices"]:

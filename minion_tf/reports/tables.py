@@ -28,12 +28,16 @@ def load_records(runs: Path) -> list[dict]:
     for path in paths:
         try:
             record = json.loads(path.read_text())
+            if record["config"].get("task", "tweets") != "tweets" or "model" not in record["config"]:
+                continue  # GLUE, IMDb, minBERT (also the multi-task records of before): the task reports
             record["config"]["lr"]
             method_rank(record["config"])  # the model is named and its own options are valid
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError, MinionError) as err:
             raise MinionError(f"{path}: not a run record ({type(err).__name__}: {err})") from None
         record["_dir"] = str(path.parent)
         records.append(record)
+    if not records:
+        raise MinionError(f"{runs}: no finished tweet runs (GLUE, IMDb and your own data: experiments/task_tables.py)")
     return sorted(records, key=lambda r: (*method_rank(r["config"]), r["config"]["lr"]))
 
 

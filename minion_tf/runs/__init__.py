@@ -1,1 +1,2 @@
-"""Experiment runs: configs, the model registry, training, records. Used by experiments/run.py."""
+"""Runs: the one runner (data -> build -> fit with resume -> predict -> record), run config, CLI, ledger,
+records, prediction, grid and suites. Used by experiments/."""

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from minion_tf.errors import MinionError
-from minion_tf.methods.base import flag
+from minion_tf.methods.base import flag, option_type
 from minion_tf.methods.registry import methods, option_owners
 from minion_tf.runs.config import DEFAULT_MAX_EXAMPLES, RunConfig
 from minion_tf.runs.defaults import DATA_ENV
@@ -21,7 +21,6 @@ def parser() -> argparse.ArgumentParser:
                    help="learning rate (default: the method's, e.g. " + "; ".join(
                        f"{name} {cls().default_lr():g}" for name, cls in known.items() if not cls.Config.required())
                    + ")")
-    add_method_args(p)
     add_shared_args(p)
     p.add_argument("--task", default="tweets",
                    help="tweets (default); text (your own data, see below); cola, sst2, mrpc, stsb, qqp, mnli, qnli, "
@@ -53,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
     text.add_argument("--anonymise", action="store_true", help="replace @users and URLs by <user> and <url>")
     p.add_argument("--describe", action="store_true",
                    help="print the parameter counts from the encoder's config and exit (no weights, no data)")
+    add_method_args(p)
     return p
 
 
@@ -60,12 +60,16 @@ def add_method_args(p: argparse.ArgumentParser) -> None:
     """One flag per method option, from the methods' config dataclasses (methods that share a
     name share the flag); a flag left out keeps the method's default."""
     group = p.add_argument_group("method options (each goes with the methods named)")
+    shared = {action.dest for action in p._actions}
     for name, owners in option_owners().items():
+        if name in shared:
+            raise MinionError(f"method {owners[0].name} ({owners[0].__module__}): its option {name!r} is a shared "
+                              f"run flag ({flag(name)}); give the option another name")
         f = next(f for f in owners[0].Config.options() if f.name == name)
-        kind = type(f.default) if f.default is not None else (int if "int" in str(f.type) else float)
+        kind = option_type(f)
         where = ", ".join(c.name for c in owners)
         if kind is bool:
-            group.add_argument(flag(name), action="store_true", default=argparse.SUPPRESS,
+            group.add_argument(flag(name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                help=f"{where}: {f.metadata['help']}")
         else:
             group.add_argument(flag(name), type=kind, default=argparse.SUPPRESS, metavar=name.upper(),
@@ -135,7 +139,14 @@ def guarded(action, interrupted: str = RESUME_HINT) -> int:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    args = []
+
+    def parse():  # the parser lists the methods: a broken plugin is one line too
+        args.append(parser().parse_args(argv))
+
+    if (code := guarded(parse)) != 0:
+        return code
+    args = args[0]
 
     def action():
         config = config_from_args(args)

@@ -66,6 +66,8 @@ class RunConfig:
 
     def __post_init__(self):
         self.method = make_method(self.model, self.options)  # an unknown model or option fails here
+        if clash := set(self.options) & {f.name for f in fields(self)}:
+            raise MinionError(f"--model {self.model}: option {sorted(clash)[0]!r} is a shared run field, not an option")
         if self.method.tasks and self.task not in self.method.tasks:
             raise MinionError(f"--model {self.model} runs on --task {', '.join(self.method.tasks)}, "
                               f"not --task {self.task}")

@@ -21,7 +21,8 @@ from minion_tf.models.predicting import predict_ordered
 from minion_tf.runs import ledger
 from minion_tf.runs.epoch_logs import EpochLogs
 from minion_tf.runs.record import param_line
-from minion_tf.runs.resume import EpochCheckpoint, restore_progress
+from minion_tf.checkpoints import restore_progress
+from minion_tf.runs.resume import EpochCheckpoint
 from minion_tf.training.early_stopping import BestEpochStopping, ScoreTimeLogger
 
 
@@ -67,7 +68,7 @@ class TrainOnly(keras.Model):
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sample_weight)
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, self.train_variables), self.train_variables))
+        self.optimizer.minimize(loss, self.train_variables, tape=tape)  # loss scaling too, under mixed precision
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
 

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from minion_tf.errors import MinionError
@@ -51,6 +51,9 @@ class GridConfig:
         clash = {"model", "options", "lr"} & set(self.base)
         if clash:
             raise MinionError(f"grid: {', '.join(sorted(clash))} are set by the grid, not by base")
+        unknown = set(self.base) - {f.name for f in fields(RunConfig)}
+        if unknown:
+            raise MinionError(f"grid: {', '.join(sorted(unknown))} are not run fields (sizes go in `sizes`)")
         self.configs()  # every cell's RunConfig validates itself
 
     def model_sizes(self, model: str) -> tuple:

@@ -3,19 +3,19 @@
 has cost so far (`LedgerCallback`, see `ledger`).
 
 Example:
-    >>> first_epoch, past = restore_progress(run_dir / "progress", {"model": side, "optimizer": opt})
+    >>> first_epoch, past = restore_progress(  # minion_tf.checkpoints
+    ...     run_dir / "progress", {"model": side, "optimizer": opt})
     >>> model.fit(ds, initial_epoch=first_epoch, callbacks=[EpochCheckpoint(run_dir / "progress", {...}),
     ...                                                     LedgerCallback(run_dir, energy.sampler, start)])
 """
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import tf_keras as keras
 
-from minion_tf.checkpoints import restore_progress, save_progress  # noqa: F401  (also the API of this module)
+from minion_tf.checkpoints import restore_progress, save_progress
 from minion_tf.runs import ledger
 
 
@@ -31,10 +31,6 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.history.append({k: float(v) for k, v in (logs or {}).items()})
         save_progress(self.directory, self.trackables, epoch + 1, self.history)
-
-    @staticmethod
-    def clear(directory) -> None:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 class LedgerCallback(keras.callbacks.Callback):

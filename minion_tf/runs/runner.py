@@ -1,7 +1,7 @@
 """Run one configuration end to end: data, training, test metrics, one JSON record.
 
 Example:
-    >>> record = run(RunConfig(model="minion", hidden=64, max_examples=2000, epochs=1))
+    >>> record = run(RunConfig(model="minion", options={"hidden": 64}, max_examples=2000, epochs=1))
     >>> record["test"]["accuracy"]
 """
 from __future__ import annotations
@@ -187,7 +187,7 @@ def run_seeds(config: RunConfig) -> dict:
     """Runs seeds `seed .. seed + seeds - 1`, then writes their mean and spread next to them.
 
     Example:
-        >>> run(RunConfig(task="rte", model="freeze", last_k=2, seeds=2))["test"]["score"]["mean"]
+        >>> run(RunConfig(task="rte", model="freeze", options={"last_k": 2}, seeds=2))["test"]["score"]["mean"]
     """
     records = [run(replace(config, seed=config.seed + i, seeds=1)) for i in range(config.seeds)]
     scores = np.array([r["test"]["score"] for r in records])
