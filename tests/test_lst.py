@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
+from layer_testing import check_layer, check_model
 from minion_tf.errors import MinionError
 from minion_tf.layers.ladder_side import LadderSide
 from minion_tf.methods.lst import LadderSideTuning, LSTConfig, build_lst_model
@@ -145,33 +146,19 @@ def test_method_contract():
     assert make_method("lst", {"reduction": 16}).size() == "16"
 
 
-def test_config_round_trip(batch):
-    side = LadderSide(NUM_STATES, DIM, REDUCTION, num_heads=2, ffn_dim=12, dropout=0.2, gate_temperature=0.5,
-                      name="side")
+def test_ladder_side_passes_the_layer_checks(batch):
     states, mask = padded(batch, LENGTHS, 7, seed=1)
-    expected = side(states, mask=mask)
-    clone = LadderSide.from_config(side.get_config())
-    assert clone.get_config() == side.get_config()
-    assert (clone.heads, clone.ffn_units, clone.gate_temperature, clone.name) == (2, 12, 0.5, "side")
-    clone(states, mask=mask)
-    clone.set_weights(side.get_weights())
-    np.testing.assert_allclose(clone(states, mask=mask), expected, atol=1e-6)
+    layer = check_layer(lambda: LadderSide(NUM_STATES, DIM, REDUCTION, num_heads=2, ffn_dim=12, dropout=0.2,
+                                           gate_temperature=0.5, name="side"),
+                        {"states": states, "mask": mask}, call=lambda layer, x: layer(x["states"], mask=x["mask"]))
+    assert (layer.heads, layer.ffn_units, layer.gate_temperature) == (2, 12, 0.5)
 
 
-def test_save_load_round_trip(batch, tmp_path):
-    model = build_lst_model(NUM_STATES, DIM, 3, REDUCTION)
-    model.get_layer("ladder_side").gate_logits.assign([0.3, -0.2])
+def test_lst_side_model_passes_the_model_checks_in_both_formats(batch):
+    """`.keras`, and what SideNetworkMethod.save writes and load_side reads: the weights alone, in .h5."""
     states, mask = padded(batch, LENGTHS, 7, seed=1)
-    inputs = {"states": states, "mask": mask}
-    model.save(tmp_path / "lst.keras")
-    loaded = keras.models.load_model(tmp_path / "lst.keras")
-    assert isinstance(loaded.get_layer("ladder_side"), LadderSide)
-    np.testing.assert_array_equal(loaded(inputs).numpy(), model(inputs).numpy())
-    # what SideNetworkMethod.save writes and load_side reads: the weights alone, in .h5
-    model.save_weights(str(tmp_path / "side.weights.h5"))
-    rebuilt = make_method("lst", {"reduction": REDUCTION}).side_model(NUM_STATES, DIM, 3)
-    rebuilt.load_weights(str(tmp_path / "side.weights.h5"))
-    np.testing.assert_array_equal(rebuilt(inputs).numpy(), model(inputs).numpy())
+    check_model(lambda: make_method("lst", {"reduction": REDUCTION}).side_model(NUM_STATES, DIM, 3),
+                {"states": states, "mask": mask}, save=("keras", "weights"))
 
 
 def test_a_few_steps_reduce_the_loss():
