@@ -11,6 +11,7 @@ from minion_tf.process import setup_command  # noqa: E402
 
 setup_command()
 
+from minion_tf.reports.compare import compare_runs  # noqa: E402
 from minion_tf.runs.cli import guarded  # noqa: E402
 
 
@@ -22,8 +23,6 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def action():
-        from minion_tf.reports.compare import compare_runs
-
         for name, (diff, low, high) in compare_runs(Path(args.run_a), Path(args.run_b), args.draws).items():
             print(f"{name}: {100 * diff:+.2f} points, 95% paired bootstrap [{100 * low:+.1f}, {100 * high:+.1f}]")
 

@@ -11,7 +11,7 @@ from minion_tf.process import setup_command  # noqa: E402
 setup_command()
 
 from minion_tf.runs.cli import add_shared_args, guarded  # noqa: E402
-from minion_tf.runs.grid import HIDDENS, LRS, MODELS  # noqa: E402
+from minion_tf.runs.grid import HIDDENS, LRS, MODELS, GridConfig, run_grid, write_grid_table  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -28,8 +28,6 @@ def main(argv=None) -> int:
         base["max_examples"] = None
 
     def action():
-        from minion_tf.runs.grid import GridConfig, run_grid, write_grid_table
-
         grid = GridConfig(tuple(args.models), tuple(args.hiddens), tuple(args.lrs), base)
         if not args.table_only:
             run_grid(grid, Path(args.results))

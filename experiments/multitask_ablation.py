@@ -25,6 +25,14 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from minion_tf.process import setup_command  # noqa: E402
+
+setup_command()
+
+from minion_tf.runs.migrate import keep_line  # noqa: E402
+
 ROWS = (  # (name, label, flags)
     ("baseline", "baseline (MLP heads, mean of task losses)", []),
     ("pcgrad", "+ PCGrad", ["--pcgrad"]),
@@ -114,8 +122,7 @@ def earlier_row(args, name: str, flags: list[str]) -> str | None:
     old, new = _rooted(args.out) / name, row_dir(args, flags)
     if not (old / "run.json").is_file() and not (old / "progress").is_dir() or new.exists():
         return None
-    return (f"{old} holds row {name} under its earlier name: `mv {old} {new}` keeps it (then rerun to resume "
-            "or report), or delete it to run the row again")
+    return keep_line(old, new, f"the ablation before the runner named row {name}'s folder after it")
 
 
 def write_tables(args, command: str) -> None:

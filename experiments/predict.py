@@ -1,5 +1,5 @@
 """Predict new texts with any finished run (run.py or multitask.py):
-`python experiments/predict.py --run runs/tweets/minion-h64-... --input new_tweets.txt --out preds.csv`."""
+`python experiments/predict.py --run runs/tweets/minion-64-lr0.0003-s0-... --input new_tweets.txt --out preds.csv`."""
 import argparse
 import sys
 from pathlib import Path
@@ -11,6 +11,7 @@ from minion_tf.process import setup_command  # noqa: E402
 setup_command()
 
 from minion_tf.runs.cli import guarded  # noqa: E402
+from minion_tf.runs.predict import predict_file  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -25,8 +26,6 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def action():
-        from minion_tf.runs.predict import predict_file
-
         s = predict_file(Path(args.run), Path(args.input), Path(args.out), args.text_column, args.pair_column,
                          args.id_column, args.head)
         print(f"wrote {args.out}: {s['rows']} rows; model loaded in {s['load_s']:.1f} s, "

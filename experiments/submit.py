@@ -1,5 +1,5 @@
 """Write a Kaggle submission from a finished run:
-`python experiments/submit.py --run runs/tweets/minion-h64-... --out submission.csv`."""
+`python experiments/submit.py --run runs/tweets/minion-64-lr0.0003-s0-... --out submission.csv`."""
 import argparse
 import sys
 from pathlib import Path
@@ -12,6 +12,7 @@ setup_command()
 
 from minion_tf.runs.cli import guarded  # noqa: E402
 from minion_tf.runs.defaults import shared_data_root  # noqa: E402
+from minion_tf.submission import write_submission  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -23,8 +24,6 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def action():
-        from minion_tf.submission import write_submission
-
         summary = write_submission(Path(args.run), Path(args.test_data), Path(args.out))
         print(f"wrote {args.out}: {summary['rows']} rows, {100 * summary['positive_share']:.1f} % positive")
 

@@ -10,6 +10,7 @@ from minion_tf.process import setup_command  # noqa: E402
 
 setup_command()
 
+from minion_tf.reports.tables import build_tables  # noqa: E402
 from minion_tf.runs.cli import guarded  # noqa: E402
 
 
@@ -20,8 +21,6 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def action():
-        from minion_tf.reports.tables import build_tables
-
         print("wrote " + ", ".join(map(str, build_tables(Path(args.runs), Path(args.out)))))
 
     return guarded(action)

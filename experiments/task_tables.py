@@ -10,6 +10,7 @@ from minion_tf.process import setup_command  # noqa: E402
 
 setup_command()
 
+from minion_tf.reports.task_report import build_task_report  # noqa: E402
 from minion_tf.runs.cli import guarded  # noqa: E402
 
 
@@ -21,8 +22,6 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def action():
-        from minion_tf.reports.task_report import build_task_report
-
         print("wrote " + ", ".join(map(str, build_task_report([Path(d) for d in args.runs], Path(args.out)))))
 
     return guarded(action)

@@ -15,8 +15,10 @@ from minion_tf.process import setup_command  # noqa: E402
 
 setup_command()
 
+from minion_tf.reports.task_report import build_task_report  # noqa: E402
 from minion_tf.runs.cli import guarded  # noqa: E402
-from minion_tf.runs.suites import GLUE_TASKS  # noqa: E402
+from minion_tf.runs.runner import run  # noqa: E402
+from minion_tf.runs.suites import GLUE_TASKS, glue_suite, imdb_suite  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -40,10 +42,6 @@ def main(argv=None) -> int:
             "batch_size": args.batch_size, "seeds": args.seeds, "out": args.out}
 
     def action():
-        from minion_tf.runs.runner import run
-        from minion_tf.runs.suites import glue_suite, imdb_suite
-        from minion_tf.reports.task_report import build_task_report
-
         configs = glue_suite(base, args.tasks) if args.suite == "glue" else imdb_suite(base, args.fractions)
         for i, config in enumerate(configs, 1):
             print(f"[{i}/{len(configs)}] {config.task} {config.label()} lr {config.resolved_lr():g}", flush=True)

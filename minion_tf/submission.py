@@ -7,7 +7,7 @@ with the same normalisation as the run's training tweets (hashtags split, @users
 anonymised, as the run recorded).
 
 Example:
-    >>> write_submission(Path("runs/tweets/minion-h64-..."), Path("../shared/data/cil_test/test_data.txt"),
+    >>> write_submission(Path("runs/tweets/minion-64-lr0.0003-s0-..."), Path("../shared/data/cil_test/test_data.txt"),
     ...                  Path("submission.csv"))
 """
 from __future__ import annotations
@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from minion_tf.data.tweets import read_test_data
 from minion_tf.errors import MinionError
 from minion_tf.io import temporary_path
+from minion_tf.runs import predict
 
 HEADER = "Id,Prediction"
 NUM_ROWS = 10_000
@@ -58,8 +60,6 @@ def write_predictions(ids, positive, out: Path) -> None:
 def read_test_tweets(path: Path) -> tuple[np.ndarray, list[str]]:
     """Ids and raw tweets of the competition's `test_data.txt`: exactly 10,000 `id,tweet` lines,
     ids 1..10000 in order, or one line naming the file."""
-    from minion_tf.data.tweets import read_test_data
-
     path = Path(path)
     if not path.is_file():
         raise MinionError(f"{path}: no test_data.txt there; the competition's file is in "
@@ -79,14 +79,12 @@ def write_submission(run_dir: Path, test_data: Path, out: Path) -> dict:
 
     `test_data` and the run are checked before the model loads.
     """
-    from minion_tf.runs.predict import load_predictor, predict_texts, run_task
-
     ids, texts = read_test_tweets(test_data)
-    task = run_task(run_dir)
+    task = predict.run_task(run_dir)
     if task.pair or task.labels != ("negative", "positive"):
         raise MinionError(f"{run_dir}: a {task.name} run with labels {task.labels}; a submission needs a classifier "
                           "of single texts with the labels negative and positive")
-    probs = predict_texts(load_predictor(run_dir, task), task, texts)
+    probs = predict.predict_texts(predict.load_predictor(run_dir, task), task, texts)
     positive = probs.argmax(1) == 1
     write_predictions(ids, positive, out)
     return {"rows": len(ids), "positive_share": float(positive.mean())}

@@ -14,14 +14,18 @@ Example:
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
+from minion_tf.backbones import load_backbone
 from minion_tf.errors import MinionError
 from minion_tf.io import temporary_path, write_json
 from minion_tf.methods.base import Built, Feeds, KerasMethod
+from minion_tf.methods.saved import read_saved
+from minion_tf.models.predicting import encoder_predictor
+from minion_tf.token_split import TokenSplit
 
 WEIGHTS = "trained.npz"
 MODEL_JSON = "trained_model.json"
@@ -55,8 +59,6 @@ class EncoderMethod(KerasMethod):
         return Built(model, model, self.select(run, model), int(model.count_params()))
 
     def feeds(self, run, data, backbone, run_dir: Path) -> Feeds:
-        from minion_tf.token_split import TokenSplit
-
         splits = {n: TokenSplit.from_texts(backbone.tokenizer, s.texts, s.labels, run.max_length, pairs=s.pairs)
                   for n, s in data.splits.items()}
         return Feeds(splits, details={"num_tokens": sum(int(t.lengths.sum()) for t in splits.values())})
@@ -74,8 +76,6 @@ class EncoderMethod(KerasMethod):
     @classmethod
     def load_predictor(cls, run_dir: Path):
         """texts (and pairs) -> (n, outputs) predictions from a finished run's trained weights."""
-        from minion_tf.models.predicting import encoder_predictor
-
         backbone, model, saved = load_trained(run_dir)
         return encoder_predictor(backbone, model, saved)
 
@@ -106,21 +106,8 @@ def head_weights(model) -> list:
 
 def load_trained(run_dir: Path):
     """(backbone, model with the trained weights on the pretrained encoder, saved config) of a finished run."""
-    from types import SimpleNamespace
-
-    from minion_tf.backbones import load_backbone
-    from minion_tf.methods.registry import make_method
-
     run_dir = Path(run_dir)
-    path = run_dir / MODEL_JSON
-    if not path.is_file():
-        raise MinionError(f"{run_dir}: no {MODEL_JSON} (not a finished run of the fine-tuning family)")
-    saved = json.loads(path.read_text())
-    if "options" not in saved:  # written before methods had their own options
-        saved["options"] = {k: saved[k] for k in ("last_k", "prompt_length")
-                            if saved.get(k) is not None and (k == "last_k") == (saved["model"] == "freeze")
-                            and (k == "prompt_length") == (saved["model"] == "prompt")}
-    method = make_method(saved["model"], saved["options"])
+    saved, method = read_saved(run_dir, MODEL_JSON, "run of the fine-tuning family")
     backbone = load_backbone(saved["encoder"], saved["tokenizer"], trainable=True)  # as when saved
     run = SimpleNamespace(max_length=saved["max_length"], options=method.options)
     built = method.build(run, backbone, SimpleNamespace(num_labels=saved["num_labels"]))

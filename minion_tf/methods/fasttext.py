@@ -15,9 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from minion_tf.baselines.fasttext import FastTextConfig, count_params, predict_proba, train_fasttext
 from minion_tf.errors import MinionError
 from minion_tf.io import temporary_path
 from minion_tf.methods.base import Method
+from minion_tf.metrics import nll
+from minion_tf.metrics.task_metrics import glue_metrics, primary_score
 
 MODEL_FILE = "fasttext.bin"
 PAIR_SEPARATOR = "|||"  # joins the two texts of a sentence pair into one fastText input
@@ -38,8 +41,6 @@ class ProbabilityModel:
         self.num_labels = num_labels
 
     def predict(self, texts, batch_size=None, verbose=0) -> np.ndarray:
-        from minion_tf.baselines.fasttext import predict_proba
-
         return predict_proba(self.model, list(texts), self.num_labels)
 
     __call__ = predict
@@ -65,10 +66,6 @@ class FastText(Method):
 
     def fit(self, run, data, run_dir: Path, callbacks_for) -> dict:
         """Train, validate and predict the test sets; the runner's result dict."""
-        from minion_tf.baselines.fasttext import FastTextConfig, count_params, train_fasttext
-        from minion_tf.metrics import nll
-        from minion_tf.metrics.task_metrics import glue_metrics, primary_score
-
         if data.spec.is_regression:
             raise MinionError(f"fasttext is a classifier; task {data.spec.name} is a regression")
         texts = {name: joined(split.texts, split.pairs) for name, split in data.splits.items()}

@@ -18,9 +18,11 @@ import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from minion_tf.backbones import random_backbone
 from minion_tf.errors import MinionError
 from minion_tf.methods.base import Method, MethodConfig, flag, option
-from minion_tf.multitask.predict import HEADS
+from minion_tf.multitask import training
+from minion_tf.multitask.predict import HEADS, load_head_predictor
 
 # The first CS224N report weighs the sentiment loss without giving the factor; 1.0 leaves SST unweighted
 # (its loss is already the largest, ~ln 5 at the start), so results do not hinge on a guessed value.
@@ -88,19 +90,15 @@ class Multitask(Method):
         return f"{encoder} (multi-task)"
 
     def describe(self, run, spec) -> dict:
-        from minion_tf.backbones import random_backbone
-        from minion_tf.multitask.training import build_model, count_params
-
         o = self.options
-        model = build_model(random_backbone(run.encoder).encoder, o.sts_head, o.pooling, o.head_dropout)
-        encoder = count_params(model)["encoder"]
-        return count_params(model, None if o.select_fraction is None else int(round(o.select_fraction * encoder)))
+        model = training.build_model(random_backbone(run.encoder).encoder, o.sts_head, o.pooling, o.head_dropout)
+        encoder = training.count_params(model)["encoder"]
+        selected = None if o.select_fraction is None else int(round(o.select_fraction * encoder))
+        return training.count_params(model, selected)
 
     def fit(self, run, data, run_dir: Path, callbacks_for) -> dict:
         """Train and score on the minBERT folder of `data` (see `minion_tf.multitask.training.fit`)."""
-        from minion_tf.multitask.training import fit
-
-        return fit(run, self.options, Path(data.source), Path(run_dir), callbacks_for(None, False))
+        return training.fit(run, self.options, Path(data.source), Path(run_dir), callbacks_for(None, False))
 
     @classmethod
     def load_predictor(cls, run_dir: Path, head: str | None = None):
@@ -108,6 +106,4 @@ class Multitask(Method):
         if head not in HEADS:
             given = "no head" if head is None else f"unknown head {head!r}"
             raise MinionError(f"{run_dir}: a multi-task run, {given}; choose one of {', '.join(HEADS)} (--head)")
-        from minion_tf.multitask.predict import load_head_predictor
-
         return load_head_predictor(run_dir, head)

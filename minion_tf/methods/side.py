@@ -15,15 +15,19 @@ Example:
 """
 from __future__ import annotations
 
-import json
 import re
 import time
 from abc import abstractmethod
 from pathlib import Path
 
+from minion_tf.backbones import load_backbone
+from minion_tf.cache import build_cache, data_digest, estimate_bytes
 from minion_tf.errors import MinionError
 from minion_tf.io import check_free_space, temporary_path, write_json
 from minion_tf.methods.base import Built, Feeds, KerasMethod
+from minion_tf.methods.saved import read_saved
+from minion_tf.models.predicting import encoder_predictor
+from minion_tf.token_split import TokenSplit
 
 SIDE_WEIGHTS = "side.weights.h5"
 SIDE_JSON = "side_model.json"
@@ -43,9 +47,7 @@ class SideNetworkMethod(KerasMethod):
         return Built(side, side, list(side.trainable_weights), int(side.count_params()) + backbone.encoder.count_params())
 
     def feeds(self, run, data, backbone, run_dir: Path) -> Feeds:
-        from minion_tf.cache import build_cache, estimate_bytes
         from minion_tf.models.streaming import StreamingSideModel
-        from minion_tf.token_split import TokenSplit
 
         tokens = {n: TokenSplit.from_texts(backbone.tokenizer, s.texts, s.labels, run.max_length, pairs=s.pairs)
                   for n, s in data.splits.items()}
@@ -78,7 +80,6 @@ class SideNetworkMethod(KerasMethod):
     @classmethod
     def load_predictor(cls, run_dir: Path):
         """texts (and pairs) -> (n, outputs) predictions: the saved side network on its frozen encoder."""
-        from minion_tf.models.predicting import encoder_predictor
         from minion_tf.models.streaming import StreamingSideModel
 
         backbone, side, saved = load_side(run_dir)
@@ -87,22 +88,13 @@ class SideNetworkMethod(KerasMethod):
 
 def load_side(run_dir: Path, backbone=None):
     """(backbone, side model, saved config) of a finished run; refuses another encoder's weights."""
-    from minion_tf.backbones import load_backbone
-    from minion_tf.methods.registry import make_method
-
     run_dir = Path(run_dir)
-    path = run_dir / SIDE_JSON
-    if not path.is_file():
-        raise MinionError(f"{run_dir}: no {SIDE_JSON} (not a finished side-tuning run)")
-    saved = json.loads(path.read_text())
-    if "options" not in saved:  # written before methods had their own options
-        saved["model"], saved["options"] = saved["side"], {"hidden": saved["hidden"]}
+    saved, method = read_saved(run_dir, SIDE_JSON, "side-tuning run")
     backbone = backbone or load_backbone(saved["encoder"], saved["tokenizer"])
     if backbone.identity() != saved["identity"]:
         raise MinionError(f"{run_dir}: side network was trained on another encoder or tokenizer "
                           f"({saved['identity']['encoder']})")
-    side = make_method(saved["model"], saved["options"]).side_model(saved["num_states"], saved["model_dim"],
-                                                                     saved["num_labels"])
+    side = method.side_model(saved["num_states"], saved["model_dim"], saved["num_labels"])
     side.load_weights(str(run_dir / SIDE_WEIGHTS))
     return backbone, side, saved
 
@@ -114,8 +106,6 @@ def cache_root(run) -> Path:
 def split_cache_dir(run, backbone, name: str, split) -> Path:
     """One directory per encoder name, max length, split and texts (not labels); a mismatching spec
     inside (other weights or tokenizer under the same name) is refused by the cache."""
-    from minion_tf.cache import data_digest
-
     provider = backbone.name.split(":", 1)[0] + "-" if ":" in backbone.name else ""  # keras-hub: its own folder
     slug = re.sub(r"[^A-Za-z0-9.-]+", "_", provider + backbone.name.rstrip("/").split("/")[-1])
     return cache_root(run) / f"{slug}-L{run.max_length}" / f"{name}-{data_digest(split.texts, split.pairs)}"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from minion_tf.token_split import TokenSplit
+
 
 def forward_pass(model):
     """The model's inference call as one tf.function (shapes relaxed: it traces about twice)."""
@@ -32,8 +34,6 @@ def predict_ordered(model, dataset, n: int, num_labels: int = 2, forward=None) -
 
 def encoder_predictor(backbone, model, saved: dict):
     """`predict(texts, pairs=None) -> (n, outputs)` for a model that reads token ids."""
-    from minion_tf.token_split import TokenSplit
-
     forward = forward_pass(model)
 
     def predict(texts, pairs=None) -> np.ndarray:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
-from minion_tf.backbones import has_segments
+from minion_tf.backbones import encoder_from_dict, has_segments
 from minion_tf.errors import MinionError
 from minion_tf.layers.cosine_similarity_head import CosineSimilarityHead
 from minion_tf.layers.task_head import TaskHead
@@ -119,8 +119,6 @@ class MultitaskBert(keras.Model):
     @classmethod
     def from_config(cls, config):
         """A model of the same shape with a randomly initialised encoder (load weights into it)."""
-        from minion_tf.backbones import encoder_from_dict
-
         config = dict(config)
         return cls(encoder_from_dict(config.pop("encoder_config")), **config)
 

@@ -19,7 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from minion_tf.backbones import load_backbone
+from minion_tf.data.minbert import MinbertSplit
 from minion_tf.errors import MinionError
+from minion_tf.multitask.batches import TaskFeatures
+from minion_tf.multitask.training import build_model
 
 # head -> (label names in class-id order, or None for a score; whether it reads sentence pairs)
 HEADS = {"sst": (("0", "1", "2", "3", "4"), False), "para": (("0", "1"), True), "sts": (None, True)}
@@ -29,11 +33,7 @@ def load_head_predictor(run_dir: Path, head: str, batch_size: int = 256):
     """`predict(texts, pairs=None) -> (n, outputs)` of one head of a finished multi-task run."""
     import tensorflow as tf
 
-    from minion_tf.backbones import load_backbone
-    from minion_tf.data.minbert import MinbertSplit
-    from minion_tf.multitask.batches import TaskFeatures
     from minion_tf.multitask.model import clamp_sts
-    from minion_tf.multitask.training import build_model
 
     run_dir = Path(run_dir)
     record = run_dir / "run.json"

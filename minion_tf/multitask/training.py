@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from minion_tf.errors import MinionError
+from minion_tf.backbones import load_backbone
+from minion_tf.data.minbert import load_minbert, subsample
 from minion_tf.io import temporary_path
+from minion_tf.multitask.batches import TaskFeatures, cycling_batches
 
 MASKS = "topk_masks.npz"
 
@@ -53,9 +55,6 @@ def load_tasks(options, backbone, directory: Path, max_length: int, max_examples
                ) -> tuple[dict, dict, dict]:
     """({task: train TaskFeatures}, {task: dev TaskFeatures}, data summary); `max_examples` caps each
     task's training set, `options.max_dev_examples` each dev set (seeded by `options.split_seed`)."""
-    from minion_tf.data.minbert import load_minbert, subsample
-    from minion_tf.multitask.batches import TaskFeatures
-
     kinds = ["quora" if t == "para" else t for t in task_names(options)]
     splits = load_minbert(directory, kinds, options.split_seed)
     train, dev, summary = {}, {}, {}
@@ -90,7 +89,6 @@ def select_parameters(trainer, train: dict, batch_size: int, steps: int, fractio
                       directory: Path) -> tuple[list, float]:
     """(top-k masks, seconds): loaded if saved in `directory`, else from squared gradients summed over
     `steps` mixed batches, then saved there (so a resumed run trains the same weights)."""
-    from minion_tf.multitask.batches import cycling_batches
     from minion_tf.multitask.topk import select_top_fraction
 
     path = Path(directory) / MASKS
@@ -124,18 +122,16 @@ def fit(run, options, directory: Path, run_dir: Path, callbacks: list) -> dict:
     """
     import tf_keras as keras
 
-    from minion_tf.backbones import load_backbone
     from minion_tf.checkpoints import restore_progress, save_progress
     from minion_tf.multitask import loop
-    from minion_tf.multitask.batches import cycling_batches
     from minion_tf.multitask.smart import SmartConfig
+    from minion_tf.runs.fitting import check_max_length
 
     run_dir = Path(run_dir)
     start = time.perf_counter()
     keras.utils.set_random_seed(run.seed)
     backbone = load_backbone(run.encoder, run.tokenizer, trainable=True)
-    if run.max_length > backbone.max_positions:
-        raise MinionError(f"--max-length {run.max_length} exceeds {backbone.name}'s {backbone.max_positions} positions")
+    check_max_length(run.max_length, backbone)
     train, dev, summary = load_tasks(options, backbone, directory, run.max_length, run.max_examples)
     model = build_model(backbone.encoder, options.sts_head, options.pooling, options.head_dropout)
     optimizer = keras.optimizers.Adam(run.resolved_lr())
@@ -189,7 +185,7 @@ def fit(run, options, directory: Path, run_dir: Path, callbacks: list) -> dict:
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         metrics = loop.evaluate(model, dev)
-        entry = {"index": index, "stage": stage, "epoch": epoch, "steps": done, "train_loss": means["loss"],
+        entry = {"index": index, "stage": stage, "stage_epoch": epoch, "steps": done, "train_loss": means["loss"],
                  "train_losses": means, "dev": metrics, "train_s": train_s, "step_s": train_s / done,
                  "eval_s": time.perf_counter() - t0}
         for callback in callbacks:

@@ -17,6 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from minion_tf.errors import MinionError
+from minion_tf.runs.config import LATER_FIELDS, PATH_FIELDS
 
 OLD_METHODS = ("read", "minion", "finetune", "freeze", "bitfit", "prompt", "embeddings-only", "encoder-only",
                "fasttext")
@@ -24,8 +25,6 @@ OLD_METHODS = ("read", "minion", "finetune", "freeze", "bitfit", "prompt", "embe
 
 def legacy_run_dir(config) -> Path | None:
     """Where the version before method options put this run (None for methods it did not have)."""
-    from minion_tf.runs.config import LATER_FIELDS, PATH_FIELDS
-
     if config.model == "multitask":
         return _multitask_run_dir(config)
     if config.model not in OLD_METHODS:
@@ -70,5 +69,9 @@ def check_legacy(config) -> None:
         return
     why = ("multi-task runs are now named like every run" if config.model == "multitask"
            else "run keys now hold only what the method uses")
-    raise MinionError(f"{old} holds this run under its old name ({why}): `mv {old} {new}` keeps it, "
-                      "or delete it to run again")
+    raise MinionError(keep_line(old, new, why))
+
+
+def keep_line(old: Path, new: Path, why: str) -> str:
+    """The line telling how to keep a run found in its old folder `old` (`why` it moved): the `mv`."""
+    return f"{old} holds this run under its old name ({why}): `mv {old} {new}` keeps it, or delete it to run again"

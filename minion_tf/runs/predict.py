@@ -12,9 +12,10 @@ own id column), `label` (the run's label name of the most probable class) and `p
 for each class; for a regression (STS-B, the multi-task `sts` head) `id,score`.
 
 Example:
-    >>> predict_file(Path("runs/tweets/minion-h64-..."), Path("new_tweets.txt"), Path("preds.csv"))
-    >>> task = run_task(Path("runs/rte/freeze-k1-..."))
-    >>> predict_texts(load_predictor(Path("runs/rte/freeze-k1-..."), task), task, ["A man sleeps."], ["He rests."])
+    >>> predict_file(Path("runs/tweets/minion-64-lr0.0003-s0-..."), Path("new_tweets.txt"), Path("preds.csv"))
+    >>> task = run_task(Path("runs/glue/rte-freeze-1-lr0.001-s0-..."))
+    >>> predict_texts(load_predictor(Path("runs/glue/rte-freeze-1-lr0.001-s0-..."), task), task, ["A man sleeps."],
+    ...               ["He rests."])
 """
 from __future__ import annotations
 
@@ -26,8 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from minion_tf.data.text import normalize_tweet
+from minion_tf.data.tweets import read_columns, read_lines
 from minion_tf.errors import MinionError
+from minion_tf.io import write_text
+from minion_tf.methods.registry import method_class, methods
+from minion_tf.runs.task_data import TWEETS, task_spec, tweet_normalisation
 
 CHUNK = 2048  # texts per call of a predictor: the progress bar moves, memory stays bounded
 
@@ -53,8 +60,6 @@ class RunTask:
     def normalised(self, texts: list[str]) -> list[str]:
         if self.normalise is None:
             return list(texts)
-        from minion_tf.data.text import normalize_tweet
-
         return [normalize_tweet(t, **self.normalise) for t in texts]
 
 
@@ -67,8 +72,6 @@ def read_record(run_dir: Path) -> dict:
 
 def run_task(run_dir: Path, head: str | None = None) -> RunTask:
     """The task of a finished run (`head`: which head of a multi-task run); reads no weights."""
-    from minion_tf.methods.registry import methods
-
     record = read_record(run_dir)
     config = record["config"]
     model = config.get("model", "multitask")  # the records of experiments/multitask.py before the runner had none
@@ -89,8 +92,6 @@ def run_task(run_dir: Path, head: str | None = None) -> RunTask:
 
 def _task_before_records_had_it(record: dict) -> dict:
     """`record["task"]` of an older run: the task's spec; for tweets, `stats.json`'s normalisation."""
-    from minion_tf.runs.task_data import TWEETS, task_spec, tweet_normalisation
-
     spec = task_spec(record["config"].get("task", "tweets"))
     task = {"name": spec.name, "labels": spec.labels, "pair": spec.is_pair, "normalise": None}
     if spec is TWEETS:
@@ -100,8 +101,6 @@ def _task_before_records_had_it(record: dict) -> dict:
 
 def load_predictor(run_dir: Path, task: RunTask):
     """`predict(texts, pairs=None) -> (n, outputs)` of a finished run (loads its model)."""
-    from minion_tf.methods.registry import method_class
-
     cls = method_class(task.model)
     return cls.load_predictor(run_dir) if task.head is None else cls.load_predictor(run_dir, head=task.head)
 
@@ -112,8 +111,6 @@ def predict_texts(predict, task: RunTask, texts: list[str], pairs: list[str] | N
 
     A progress bar (texts/s) shows when there is more than one chunk.
     """
-    from tqdm import tqdm
-
     parts = []
     with tqdm(total=len(texts), unit="text", disable=len(texts) <= chunk) as bar:
         for start in range(0, len(texts), chunk):
@@ -128,8 +125,6 @@ def read_inputs(path: Path, text_column: str | None = None, pair_column: str | N
                 id_column: str | None = None) -> tuple[list[str], list[str], list[str] | None]:
     """(ids, texts, second texts or None) of a text file (one text a line) or, given `text_column`,
     of a CSV/TSV table's columns. Ids are the 1-based input rows, or the table's `id_column`."""
-    from minion_tf.data.tweets import read_columns, read_lines
-
     path = Path(path)
     if text_column is None:
         if pair_column or id_column:
@@ -146,8 +141,6 @@ def read_inputs(path: Path, text_column: str | None = None, pair_column: str | N
 
 def write_csv(out: Path, ids: list[str], outputs: np.ndarray, task: RunTask) -> None:
     """The predictions CSV (see the module docstring), written to a temporary name then renamed."""
-    from minion_tf.io import write_text
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     outputs = np.asarray(outputs, dtype=np.float32)  # str() of a float32 is its shortest exact form

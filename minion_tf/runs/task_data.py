@@ -18,15 +18,17 @@ Example:
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from minion_tf.data.glue import TASKS, Split, TaskSpec, get_task, split_train_val
+from minion_tf.data.glue import TASKS, Split, TaskSpec, get_task, load_task, split_train_val
 from minion_tf.data.user_text import TextSource, load_text_task
 from minion_tf.errors import MinionError
 from minion_tf.runs.defaults import shared_data_root
+from minion_tf.runs.tweet_data import prepared_dir, read_splits
 
 TWEETS = TaskSpec("tweets", "tweets", ("text",), "label", ("negative", "positive"), ("accuracy",), "accuracy", "",
                   ("text",))
@@ -75,8 +77,6 @@ def normalisation(config, data) -> dict | None:
 
 def tweet_normalisation(prepared) -> dict:
     """The normalisation flags of a prepared tweet folder (its `stats.json`), or one line if it is gone."""
-    import json
-
     stats = Path(prepared) / "stats.json"
     if not stats.is_file():
         raise MinionError(f"{prepared}: no stats.json (the prepared tweets are gone); rerun the preparation to "
@@ -120,14 +120,10 @@ def load_run_data(config) -> RunData:
                               "sts-train.csv, ...); point --data at it")
         return RunData(spec, {}, str(directory))
     if spec is TWEETS:
-        from minion_tf.runs.tweet_data import prepared_dir, read_splits
-
         prepared = prepared_dir(config)
         splits = {name: Split(list(texts), np.asarray(labels), None, f"{prepared}/{name}.tsv")
                   for name, (texts, labels) in read_splits(prepared).items()}
         return RunData(spec, splits, str(prepared))
-    from minion_tf.data.glue import load_task
-
     data_dir = config.data
     if data_dir is None:
         local = shared_data_root() / ("imdb" if spec.name == "imdb" else "glue")
