@@ -221,8 +221,6 @@ def test_the_ledger_adds_seconds_and_energy_keeps_peaks_and_skips_idle_processes
 
 
 def test_a_full_disk_met_by_any_writer_is_one_line(capsys):
-    import errno
-
     from minion_tf.runs.cli import guarded
 
     def full():

@@ -27,12 +27,8 @@ import pkgutil
 
 from minion_tf.backbones import transformers_tf
 from minion_tf.backbones.transformers_tf import (  # noqa: F401  (the public API, as before the package)
-    _CONFIG_DIR,
-    _MINILM_ALIASES,
     DEFAULT_ENCODER,
     Backbone,
-    _load_weights,
-    _quiet_transformers,
     encoder_from_config,
     encoder_from_dict,
     has_segments,

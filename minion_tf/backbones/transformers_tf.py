@@ -183,6 +183,11 @@ class Backbone:
         offset = 2 if self.config.model_type in ("roberta", "bertweet", "xlm-roberta") else 0
         return int(self.config.max_position_embeddings) - offset
 
+    def check_max_length(self, max_length: int) -> None:
+        """One line if inputs of `max_length` tokens do not fit the encoder's positions."""
+        if max_length > self.max_positions:
+            raise MinionError(f"--max-length {max_length} exceeds {self.name}'s {self.max_positions} positions")
+
     def identity(self) -> dict:
         """What a cache of this encoder's states depends on."""
         cfg = self.config.to_dict()

@@ -125,13 +125,12 @@ def fit(run, options, directory: Path, run_dir: Path, callbacks: list) -> dict:
     from minion_tf.checkpoints import restore_progress, save_progress
     from minion_tf.multitask import loop
     from minion_tf.multitask.smart import SmartConfig
-    from minion_tf.runs.fitting import check_max_length
 
     run_dir = Path(run_dir)
     start = time.perf_counter()
     keras.utils.set_random_seed(run.seed)
     backbone = load_backbone(run.encoder, run.tokenizer, trainable=True)
-    check_max_length(run.max_length, backbone)
+    backbone.check_max_length(run.max_length)
     train, dev, summary = load_tasks(options, backbone, directory, run.max_length, run.max_examples)
     model = build_model(backbone.encoder, options.sts_head, options.pooling, options.head_dropout)
     optimizer = keras.optimizers.Adam(run.resolved_lr())

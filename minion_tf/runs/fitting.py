@@ -10,12 +10,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-
 import tensorflow as tf
 import tf_keras as keras
 
-from minion_tf.errors import MinionError
 from minion_tf.methods.base import parameter_count
 from minion_tf.models.predicting import predict_ordered
 from minion_tf.runs import ledger
@@ -31,7 +28,7 @@ def fit_keras(method, config, data, run_dir: Path, callbacks_for) -> dict:
     from minion_tf.backbones import load_backbone
 
     backbone = load_backbone(config.encoder, config.tokenizer, trainable=method.trains_encoder)
-    check_max_length(config.max_length, backbone)
+    backbone.check_max_length(config.max_length)
     keras.utils.set_random_seed(config.seed)
     built = method.build(config, backbone, data.spec)
     trainable = parameter_count(built.variables)
@@ -118,11 +115,6 @@ def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: di
     history = checkpoint.history
     return {"history": history, "best_epoch": stopper.best_epoch if stopper else len(history) - 1,
             "train_s": train_s}
-
-
-def check_max_length(max_length: int, backbone) -> None:
-    if max_length > backbone.max_positions:
-        raise MinionError(f"--max-length {max_length} exceeds {backbone.name}'s {backbone.max_positions} positions")
 
 
 def predict_tests(model, feeds: dict, data, batch_size: int) -> dict:

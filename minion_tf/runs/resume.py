@@ -15,7 +15,7 @@ from pathlib import Path
 
 import tf_keras as keras
 
-from minion_tf.checkpoints import restore_progress, save_progress
+from minion_tf.checkpoints import save_progress
 from minion_tf.runs import ledger
 
 
