@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from minion_tf.errors import MinionError
+from minion_tf.io import is_disk_full
 from minion_tf.methods.base import flag, option_type
 from minion_tf.methods.registry import methods, option_owners
 from minion_tf.runs.config import DEFAULT_MAX_EXAMPLES, RunConfig
@@ -125,8 +126,6 @@ def guarded(action, interrupted: str = RESUME_HINT) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # a full disk met by a writer outside minion_tf.io (energy.csv, TensorBoard)
-        from minion_tf.io import is_disk_full
-
         if not (is_disk_full(err) or type(err).__name__ == "ResourceExhaustedError" and "space" in str(err).lower()):
             raise
         print(f"error: disk full ({type(err).__name__}: {str(err).splitlines()[0]}); free some space and rerun "

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from minion_tf.errors import MinionError
 from minion_tf.methods.registry import method_class
+from minion_tf.reports.markdown import write_table
 from minion_tf.runs.config import RunConfig
 
 HIDDENS = (8, 16, 32, 64, 128, 256)
@@ -85,7 +86,6 @@ def grid_row(config: RunConfig) -> dict:
 
 
 def write_grid_table(grid: GridConfig, out_dir: Path) -> list[Path]:
-    from minion_tf.reports.markdown import write_table
 
     rows = [grid_row(c) for c in grid.configs()]
     base = ", ".join(f"{k}={v}" for k, v in sorted(grid.base.items()))

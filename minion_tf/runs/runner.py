@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from minion_tf.backbones import check_encoder
 from minion_tf.callbacks import EnergyConfig
 from minion_tf.io import folder_lock, temporary_path, write_json
 from minion_tf.metrics import apply_temperature, calibration_errors, nll, reliability_bins
@@ -24,12 +25,11 @@ from minion_tf.runs.config import RunConfig
 from minion_tf.runs.epoch_logs import EpochLogs
 from minion_tf.runs.record import git_commit, package_versions, param_line
 from minion_tf.runs.migrate import check_legacy
+from minion_tf.runs.task_data import load_run_data, normalisation, spec_of
 
 
 def describe(config: RunConfig) -> dict:
     """Parameter counts of the model built from the encoder's config: random weights, no data, no network."""
-    from minion_tf.runs.task_data import spec_of
-
     counts = config.method.describe(config, spec_of(config))
     print(param_line(counts["trainable"], counts["total"]))
     return counts
@@ -70,8 +70,6 @@ def evaluate(data, test_probs: dict, temperature: float | None = None) -> dict:
 
 def task_record(config: RunConfig, data) -> dict:
     """What applying the run to new texts needs: label names, pairs or not, how texts were normalised."""
-    from minion_tf.runs.task_data import normalisation
-
     spec = data.spec
     out = {"name": spec.name, "labels": None if spec.is_regression else list(spec.labels), "pair": spec.is_pair,
            "metric": spec.primary, "normalise": normalisation(config, data)}
@@ -93,8 +91,6 @@ def run(config: RunConfig) -> dict:
         return finished
     check_legacy(config)
     if "encoder" not in config.method.ignores:  # a missing encoder is found before any folder or data are made
-        from minion_tf.backbones import check_encoder
-
         check_encoder(config.encoder)
     with folder_lock(config.run_dir(), hint="use another --out"):
         return _finished(config) or _run_holding_folder(config)
@@ -113,15 +109,13 @@ def _run_holding_folder(config: RunConfig) -> dict:
     method = config.method
     run_dir = config.run_dir()
     record_path = run_dir / "run.json"
-    from minion_tf.runs.task_data import load_run_data
-
     start = time.perf_counter()
     ledger.begin(run_dir)
     data = load_run_data(config)
     sizes = ", ".join(f"{name} {len(split)}" for name, split in data.splits.items())
     print(f"{config.task}: {sizes + ' examples' if sizes else 'data'} from {data.source}", flush=True)
-    from minion_tf.callbacks.keras2 import CalibrationCallback, EnergyCallback
-    from minion_tf.runs.resume import LedgerCallback
+    from minion_tf.callbacks.keras2 import CalibrationCallback, EnergyCallback  # tf_keras
+    from minion_tf.runs.resume import LedgerCallback  # tf_keras
 
     energy = EnergyCallback(EnergyConfig(csv_path=str(run_dir / "energy.csv")))
     calibration = []
