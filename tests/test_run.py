@@ -49,9 +49,10 @@ def test_cli_run_writes_record_weights_and_plots(tiny_encoder_dir, tweet_dir, tm
 
 def test_saved_side_weights_reload_onto_the_frozen_encoder_with_identical_predictions(
         tiny_encoder_dir, tweet_dir, tmp_path):
+    from minion_tf.cache import open_cache
+    from minion_tf.methods.side import load_side
     from minion_tf.models.streaming import StreamingSideModel
     from minion_tf.runs.runner import run
-    from minion_tf.methods.side import load_side
     from minion_tf.models.predicting import predict_ordered
     from minion_tf.runs.tweet_data import load_splits
     from minion_tf.token_split import TokenSplit
@@ -61,9 +62,16 @@ def test_saved_side_weights_reload_onto_the_frozen_encoder_with_identical_predic
     run_dir = config.run_dir()
     backbone, side, saved = load_side(run_dir)
     texts, labels = load_splits(config)["test"]
+    saved_probs = np.load(run_dir / "test_probs.npy")
+    (test_cache,) = (tmp_path / "cache").glob("*/test-*")  # the states the run predicted from
+    cached = predict_ordered(side, open_cache(test_cache).dataset(32, labels=np.asarray(labels), with_rows=True),
+                             len(texts))
+    np.testing.assert_allclose(cached, saved_probs, atol=1e-6)  # the reloaded weights are the trained ones
     split = TokenSplit.from_texts(backbone.tokenizer, texts, labels, saved["max_length"])
     probs = predict_ordered(StreamingSideModel(backbone, side), split.dataset(32, with_rows=True), len(texts))
-    np.testing.assert_allclose(probs, np.load(run_dir / "test_probs.npy"), atol=1e-5)
+    # On the frozen encoder: the states are computed again (other batches), and a float16 rounding step
+    # can differ (2 of 60 outputs were seen more than 1e-5 apart in 2 of 17 runs): allow one step.
+    np.testing.assert_allclose(probs, saved_probs, atol=1e-3)
 
 
 def test_interrupted_run_resumes_after_its_last_epoch_and_matches_an_uninterrupted_one(

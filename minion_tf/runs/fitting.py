@@ -16,7 +16,6 @@ import tf_keras as keras
 from minion_tf.methods.base import parameter_count
 from minion_tf.models.predicting import predict_ordered
 from minion_tf.runs import ledger
-from minion_tf.runs.epoch_logs import EpochLogs
 from minion_tf.runs.record import param_line
 from minion_tf.checkpoints import restore_progress
 from minion_tf.runs.resume import EpochCheckpoint
@@ -101,13 +100,11 @@ def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: di
                                     config.min_delta, past)
         callbacks.append(stopper)
     checkpoint = EpochCheckpoint(run_dir / "progress", trackables, past)
-    epoch_logs = EpochLogs(run_dir, config.tensorboard)
-    write_logs = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epoch_logs.write(checkpoint.history))
     start = time.perf_counter()
     if first_epoch < config.epochs and not (stopper and stopper.done):
         train = feeds["train"].dataset(config.batch_size, seed=config.seed, first_epoch=first_epoch)
         model.fit(train, validation_data=val, epochs=config.epochs, initial_epoch=first_epoch, verbose=2,
-                  callbacks=[*callbacks, checkpoint, write_logs])
+                  callbacks=[*callbacks, checkpoint])
     train_s = time.perf_counter() - start
     if stopper:
         stopper.restore()

@@ -10,6 +10,7 @@ Example:
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import tf_keras as keras
 
 from minion_tf.checkpoints import save_progress
 from minion_tf.runs import ledger
+from minion_tf.runs.epoch_logs import EpochLogs
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -31,6 +33,30 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.history.append({k: float(v) for k, v in (logs or {}).items()})
         save_progress(self.directory, self.trackables, epoch + 1, self.history)
+
+
+class EpochLogsCallback(keras.callbacks.Callback):
+    """After each epoch, rewrites the run's history.csv (and TensorBoard events) with every epoch so far:
+    those of earlier processes (from `progress/progress.json`) and this one's logs."""
+
+    def __init__(self, run_dir: Path, tensorboard: bool = False):
+        super().__init__()
+        self.run_dir, self.logs = Path(run_dir), EpochLogs(run_dir, tensorboard)
+
+    def on_train_begin(self, logs=None):
+        state = self.run_dir / "progress" / "progress.json"
+        self.history = list(json.loads(state.read_text())["history"]) if state.is_file() else []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.history.append({k: _plain(v) for k, v in (logs or {}).items()})
+        self.logs.write(self.history)
+
+
+def _plain(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value  # a stage name, a dict of per-task figures
 
 
 class LedgerCallback(keras.callbacks.Callback):

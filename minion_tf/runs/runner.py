@@ -115,14 +115,15 @@ def _run_holding_folder(config: RunConfig) -> dict:
     sizes = ", ".join(f"{name} {len(split)}" for name, split in data.splits.items())
     print(f"{config.task}: {sizes + ' examples' if sizes else 'data'} from {data.source}", flush=True)
     from minion_tf.callbacks.keras2 import CalibrationCallback, EnergyCallback  # tf_keras
-    from minion_tf.runs.resume import LedgerCallback  # tf_keras
+    from minion_tf.runs.resume import EpochLogsCallback, LedgerCallback  # tf_keras
 
     energy = EnergyCallback(EnergyConfig(csv_path=str(run_dir / "energy.csv")))
     calibration = []
 
     def callbacks_for(val, calibrate: bool):
         calibration[:] = [CalibrationCallback(val, out_dir=str(run_dir))] if calibrate else []
-        return [energy, *calibration, LedgerCallback(run_dir, energy.sampler, start)]
+        return [energy, *calibration, LedgerCallback(run_dir, energy.sampler, start),
+                EpochLogsCallback(run_dir, config.tensorboard)]  # last: it writes the logs all others filled
 
     with energy:
         if isinstance(method, KerasMethod):
