@@ -79,6 +79,28 @@ def _functional(layer, inputs, call):
     return keras.Model(symbols, call(layer, symbols))
 
 
+def _reload(model, mode: str, rebuild):
+    """`model` saved as a `.keras` file and loaded, or its `save_weights` loaded into `rebuild()`."""
+    with tempfile.TemporaryDirectory() as directory:
+        if mode == "keras":
+            model.save(Path(directory) / "model.keras")
+            return keras.models.load_model(Path(directory) / "model.keras")
+        model.save_weights(str(Path(directory) / "model.weights.h5"))
+        loaded = rebuild()
+        loaded.load_weights(str(Path(directory) / "model.weights.h5"))
+        return loaded
+
+
+def padded(real, lengths, pad_to, seed):
+    """`real` (B, S, T0, d) states cut to `lengths` and right-padded to `pad_to` with large garbage."""
+    shape = real.shape[:2] + (pad_to,) + real.shape[3:]
+    out = np.random.default_rng(seed).normal(scale=1e3, size=shape)
+    mask = np.arange(pad_to)[None, :] < np.array(lengths)[:, None]
+    for row, length in enumerate(lengths):
+        out[row, :, :length] = real[row, :, :length]
+    return out.astype("float32"), mask.astype("int32")
+
+
 def check_layer(make, inputs, *, call=None, expected_trainable: int | None = None, save="keras",
                 atol: float = 1e-6):
     """Check the layer `make()` builds, called on `inputs` (an array or a dict of arrays) as
@@ -92,14 +114,7 @@ def check_layer(make, inputs, *, call=None, expected_trainable: int | None = Non
         assert trainable_count(layer) == expected_trainable, \
             f"{type(layer).__name__}: {trainable_count(layer)} trainable parameters, expected {expected_trainable}"
     for mode in _modes(save):
-        with tempfile.TemporaryDirectory() as directory:
-            if mode == "keras":
-                model.save(Path(directory) / "model.keras")
-                loaded = keras.models.load_model(Path(directory) / "model.keras")
-            else:
-                model.save_weights(str(Path(directory) / "model.weights.h5"))
-                loaded = keras.Model.from_config(model.get_config())
-                loaded.load_weights(str(Path(directory) / "model.weights.h5"))
+        loaded = _reload(model, mode, lambda: keras.Model.from_config(model.get_config()))
         reloaded = loaded.layers[model.layers.index(layer)]
         assert type(reloaded) is type(layer) and as_saved(reloaded.get_config()) == as_saved(config)
         assert_outputs_close(loaded(inputs, training=False), expected, atol, f"{type(layer).__name__} after {mode} load")
@@ -121,15 +136,12 @@ def check_model(make, inputs, *, expected_trainable: int | None = None, save="ke
         assert trainable_count(model) == expected_trainable, \
             f"{type(model).__name__}: {trainable_count(model)} trainable parameters, expected {expected_trainable}"
     for mode in _modes(save):
-        with tempfile.TemporaryDirectory() as directory:
-            if mode == "keras":
-                model.save(Path(directory) / "model.keras")
-                loaded = keras.models.load_model(Path(directory) / "model.keras")
-            else:
-                model.save_weights(str(Path(directory) / "model.weights.h5"))
-                loaded = type(model).from_config(config)
-                loaded(inputs, training=False)
-                loaded.load_weights(str(Path(directory) / "model.weights.h5"))
+        def rebuild():
+            copy = type(model).from_config(config)
+            copy(inputs, training=False)
+            return copy
+
+        loaded = _reload(model, mode, rebuild)
         assert type(loaded) is type(model) and as_saved(loaded.get_config()) == as_saved(config)
         assert_outputs_close(loaded(inputs, training=False), expected, atol, f"{type(model).__name__} after {mode} load")
     assert _differs(fresh(inputs, training=False), expected, atol), \

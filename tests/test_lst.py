@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from layer_testing import check_layer, check_model
+from layer_testing import check_layer, check_model, padded
 from minion_tf.errors import MinionError
 from minion_tf.layers.ladder_side import LadderSide
 from minion_tf.methods.lst import LadderSideTuning, LSTConfig, build_lst_model
@@ -30,16 +30,6 @@ def expected_params(num_states, d, reduction, num_labels=2):
              + d_s * ffn + ffn + ffn * d_s + d_s)             # FFN
     return (downsamples + gates + (num_states - 1) * block + 2 * d_s  # + final LayerNorm
             + d_s * d + d + d * num_labels + num_labels)              # upsample, classifier
-
-
-def padded(real, lengths, pad_to, seed):
-    """`real` (B, S, T0, d) cut to `lengths` and right-padded to `pad_to` with large garbage."""
-    shape = real.shape[:2] + (pad_to,) + real.shape[3:]
-    out = np.random.default_rng(seed).normal(scale=1e3, size=shape)
-    mask = np.arange(pad_to)[None, :] < np.array(lengths)[:, None]
-    for row, length in enumerate(lengths):
-        out[row, :, :length] = real[row, :, :length]
-    return out.astype("float32"), mask.astype("int32")
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The method plugins: every registered method meets the contract; counts come from the built model and
 equal the formulas; subsets train alone; run keys hold only what a method uses; entry points add methods."""
+import contextlib
 import dataclasses
 import importlib.metadata
 import json
@@ -24,6 +25,19 @@ TINY = dict(vocab_size=100, hidden_size=16, num_hidden_layers=3, num_attention_h
             max_position_embeddings=40)
 FAMILY = {"finetune": {}, "freeze": {"last_k": 2}, "bitfit": {}, "prompt": {"prompt_length": 5},
           "embeddings-only": {}, "encoder-only": {}}
+
+
+@contextlib.contextmanager
+def installed(monkeypatch, name: str, cls):
+    """`cls` as another package would add it: an entry point `name` in the group (the registry scans again)."""
+    entry = importlib.metadata.EntryPoint(name, f"elsewhere:{cls.__name__}", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(entry.__class__, "load", lambda self: cls)
+    monkeypatch.setattr(registry.importlib.metadata, "entry_points", lambda group: [entry])
+    registry.methods.cache_clear()
+    try:
+        yield
+    finally:
+        registry.methods.cache_clear()
 
 
 def least_options(cls) -> dict:
@@ -55,15 +69,9 @@ def test_a_method_missing_part_of_the_contract_is_refused_in_one_line(monkeypatc
         def default_lr(self):
             return 1e-3
 
-    entry = importlib.metadata.EntryPoint("half", "tests:Half", registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(entry.__class__, "load", lambda self: Half)
-    monkeypatch.setattr(registry.importlib.metadata, "entry_points", lambda group: [entry])
-    registry.methods.cache_clear()
-    try:
+    with installed(monkeypatch, "half", Half):
         with pytest.raises(MinionError, match="method 'half' does not implement build, feeds, load_predictor, save"):
             methods()
-    finally:
-        registry.methods.cache_clear()
 
 
 def test_an_entry_point_adds_a_method_without_editing_the_package(monkeypatch):
@@ -76,11 +84,7 @@ def test_an_entry_point_adds_a_method_without_editing_the_package(monkeypatch):
     class Adapter(FineTune):
         name, Config, size_option = "adapter", AdapterConfig, "width"
 
-    entry = importlib.metadata.EntryPoint("adapter", "elsewhere:Adapter", registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(entry.__class__, "load", lambda self: Adapter)
-    monkeypatch.setattr(registry.importlib.metadata, "entry_points", lambda group: [entry])
-    registry.methods.cache_clear()
-    try:
+    with installed(monkeypatch, "adapter", Adapter):
         from minion_tf.runs.cli import parser
 
         assert methods()["adapter"] is Adapter
@@ -89,8 +93,6 @@ def test_an_entry_point_adds_a_method_without_editing_the_package(monkeypatch):
         assert RunConfig(model="adapter", options={"width": 16}).label() == "adapter-16"
         with pytest.raises(MinionError, match="--width must be at least 1, got 0"):
             RunConfig(model="adapter", options={"width": 0})
-    finally:
-        registry.methods.cache_clear()
 
 
 def tiny_backbone_of(config_cls) -> Backbone:
@@ -242,14 +244,8 @@ def test_a_broken_plugin_is_one_line_on_every_command(monkeypatch, capsys):
     class Clash(FineTune):
         name = "finetune"
 
-    entry = importlib.metadata.EntryPoint("clash", "elsewhere:Clash", registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(entry.__class__, "load", lambda self: Clash)
-    monkeypatch.setattr(registry.importlib.metadata, "entry_points", lambda group: [entry])
-    registry.methods.cache_clear()
-    try:
+    with installed(monkeypatch, "clash", Clash):
         assert main(["--help"]) == 2
-    finally:
-        registry.methods.cache_clear()
     err = capsys.readouterr().err.strip()
     assert err == "error: entry point clash: method name 'finetune' is taken by minion_tf.methods.finetune"
 
@@ -265,12 +261,6 @@ def test_an_option_named_like_a_shared_flag_is_refused(monkeypatch, capsys):
     class Greedy(FineTune):
         name, Config = "greedy", EpochsConfig
 
-    entry = importlib.metadata.EntryPoint("greedy", "elsewhere:Greedy", registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(entry.__class__, "load", lambda self: Greedy)
-    monkeypatch.setattr(registry.importlib.metadata, "entry_points", lambda group: [entry])
-    registry.methods.cache_clear()
-    try:
+    with installed(monkeypatch, "greedy", Greedy):
         assert main(["--help"]) == 2
-    finally:
-        registry.methods.cache_clear()
     assert "its option 'epochs' is a shared run flag (--epochs)" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from layer_testing import check_layer
+from layer_testing import check_layer, padded
 
 from minion_tf.layers.masked_mean_pooling import MaskedMeanPooling
 from minion_tf.layers.minion import MINION
@@ -10,16 +10,6 @@ from minion_tf.layers.read import READ
 
 LENGTHS = [7, 4, 1, 6]
 NUM_STATES, DIM, HIDDEN = 3, 6, 4
-
-
-def padded(real, lengths, pad_to, seed):
-    """`real` (B, S, T0, d) cut to `lengths` and right-padded to `pad_to` with large garbage."""
-    shape = real.shape[:2] + (pad_to,) + real.shape[3:]
-    out = np.random.default_rng(seed).normal(scale=1e3, size=shape)
-    mask = np.arange(pad_to)[None, :] < np.array(lengths)[:, None]
-    for row, length in enumerate(lengths):
-        out[row, :, :length] = real[row, :, :length]
-    return out.astype("float32"), mask.astype("int32")
 
 
 @pytest.fixture
