@@ -16,7 +16,7 @@ from functools import cache
 
 import minion_tf.methods
 from minion_tf.errors import MinionError
-from minion_tf.methods.base import Method
+from minion_tf.methods.base import Method, flag
 
 ENTRY_POINT_GROUP = "minion_tf.methods"
 
@@ -80,9 +80,9 @@ def make_method(name: str, options: dict | None = None) -> Method:
         if key not in own:
             owners = option_owners().get(key)
             where = f"--model {', '.join(c.name for c in owners)}" if owners else "no method"
-            raise MinionError(f"{'--' + key.replace('_', '-')} goes with {where}, not --model {name}")
+            raise MinionError(f"{flag(key)} goes with {where}, not --model {name}")
     missing = [key for key in cls.Config.required() if options.get(key) is None]
     if missing:
         help_text = next(f.metadata["help"] for f in cls.Config.options() if f.name == missing[0])
-        raise MinionError(f"--model {name} needs {'--' + missing[0].replace('_', '-')} ({help_text})")
+        raise MinionError(f"--model {name} needs {flag(missing[0])} ({help_text})")
     return cls(cls.Config(**options))
