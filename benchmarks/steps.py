@@ -1,0 +1,157 @@
+"""One train step of each method against one frozen encoder forward, on one batch of real tweets:
+
+    python benchmarks/steps.py                                          # MiniLM, its real weights
+    python benchmarks/steps.py --encoder vinai/bertweet-base --random-weights   # the paper's size
+
+The batch is a length-bucketed training batch of `--batch` tweets (as runs see them: similar
+lengths, padded to the longest), the one of median width among the first epoch's batches.
+Each step is the method's own model (`method.build`, `TrainOnly`, Adam) in a `tf.function`;
+side networks train on the states of one frozen forward, rounded to float16 as the cache
+stores them. The steps alternate `--repeats` times in this process; the table gives medians
+(wall and CPU seconds) and each step / the encoder forward. The arithmetic column is the
+step's matmul FLOPs (counted from the shapes, forward and backward) / the forward's: the
+floor the step's time would sit at if it ran at the forward's FLOP rate.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from minion_tf.process import setup_command  # noqa: E402
+
+setup_command()
+
+METHODS = {"finetune": {}, "read": {"hidden": 64}, "minion": {"hidden": 64}, "lora": {"rank": 8},
+           "lst": {"reduction": 8}, "minion-keras": {"hidden": 64}}
+DEFAULT = ("finetune", "read", "minion", "lora", "lst")
+
+
+def encoder_flops(num_layers: int, d: int, ffn: int, batch: int, width: int) -> float:
+    """Matmul FLOPs of one encoder forward: QKV + output (4 d^2), FFN (2 d ffn), attention (2 T d)."""
+    tokens = batch * width
+    return 2.0 * num_layers * tokens * (4 * d * d + 2 * d * ffn + 2 * width * d)
+
+
+def side_flops(model: str, hidden: int, num_states: int, d: int, batch: int, width: int) -> float:
+    """Matmul FLOPs of a READ/MINION train step (forward, and backward at twice the forward)."""
+    tokens, h = batch * width, hidden
+    if model == "read":  # per token a BiGRU over the S states (input d, 3h gates), then Dense(h -> d)
+        forward = tokens * (num_states * 2 * 2 * (d * 3 * h + h * 3 * h) + 2 * h * d)
+    else:  # per state Dense(d -> 2h), a BiGRU over tokens (input 2h); then Dense(2h -> d)
+        forward = tokens * (num_states * (2 * d * 2 * h + 2 * 2 * (2 * h * 3 * h + h * 3 * h)) + 2 * 2 * h * d)
+    return 3.0 * forward
+
+
+def median_batch(backbone_tokenizer, texts, batch_size: int, max_length: int):
+    """(ids, mask) of the bucketed training batch of median width."""
+    from minion_tf.batching import bucket_batches, pad_batch
+
+    seqs = backbone_tokenizer.encode(texts, max_length)
+    lengths = np.array([len(s) for s in seqs])
+    batches = [b for b in bucket_batches(lengths, batch_size, np.random.default_rng(0)) if len(b) == batch_size]
+    widths = np.array([lengths[b].max() for b in batches])
+    chosen = batches[int(np.argsort(widths)[len(widths) // 2])]
+    return pad_batch([seqs[i] for i in chosen], backbone_tokenizer.pad_id)
+
+
+def build_step(name: str, options: dict, backbone, inputs, labels):
+    """A `tf.function` running one train step of the method on `inputs`."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from minion_tf.methods.registry import make_method
+    from minion_tf.runs.config import RunConfig
+    from minion_tf.runs.fitting import TrainOnly, compile_for
+    from minion_tf.runs.task_data import task_spec
+
+    model_name = name.split("-")[0]
+    method = make_method(model_name, options)
+    spec = task_spec("tweets")
+    built = method.build(RunConfig(model=model_name, options=options), backbone, spec)
+    if name == "minion-keras":  # MINION with its GRU run by Keras (cuDNN's path; before the fused one)
+        built.model.get_layer("minion").recurrence = "keras"
+    model = TrainOnly(built.model, built.variables)
+    compile_for(model, spec, keras.optimizers.Adam(1e-4))
+    step = tf.function(lambda: model.train_step((inputs, labels)))
+    step()  # trace and build the optimizer's slots
+    return step
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--encoder", default="minilm", help="encoder (default minilm, the packaged MiniLM)")
+    p.add_argument("--random-weights", action="store_true",
+                   help="build the encoder from its config with random weights (cost does not depend on them); "
+                        "the text is tokenised with MiniLM's tokenizer")
+    p.add_argument("--batch", type=int, default=256, help="tweets in the batch (default 256)")
+    p.add_argument("--repeats", type=int, default=7, help="alternations of all steps (default 7)")
+    p.add_argument("--methods", default=",".join(DEFAULT),
+                   help=f"comma-separated, of {', '.join(METHODS)} (default {','.join(DEFAULT)})")
+    p.add_argument("--data", default=None, help="tweet folder (default ../shared/data/tweets/sentiment140)")
+    args = p.parse_args(argv)
+    names = [m for m in args.methods.split(",") if m]
+    if unknown := [m for m in names if m not in METHODS]:
+        sys.exit(f"error: --methods: unknown {unknown[0]!r}; known: {', '.join(METHODS)}")
+
+    from minion_tf.backbones import load_backbone, random_backbone
+    from minion_tf.data.tweets import read_competition_dir
+    from minion_tf.runs.defaults import default_data_dir
+
+    texts, _ = read_competition_dir(default_data_dir(args.data))
+    rng = np.random.default_rng(0)
+    texts = [texts[i] for i in rng.choice(len(texts), size=min(len(texts), 50 * args.batch), replace=False)]
+    tokenizer_backbone = load_backbone()
+    backbone = random_backbone(args.encoder) if args.random_weights else load_backbone(args.encoder)
+    tokenizer = backbone.tokenizer or tokenizer_backbone.tokenizer
+    ids, mask = median_batch(tokenizer, texts, args.batch, 64)
+    del tokenizer_backbone
+
+    import tensorflow as tf
+
+    ids, mask = tf.constant(ids), tf.constant(mask)
+    labels = tf.constant(rng.integers(0, 2, size=args.batch))
+    forward = tf.function(lambda: tf.cast(backbone.hidden_states(ids, mask), tf.float16))
+    states = forward()
+    steps = {"encoder forward (all states)": forward}
+    for name in names:
+        inputs = {"ids": ids, "mask": mask} if name in ("finetune", "lora") else {"states": states, "mask": mask}
+        steps[f"{name} {next(iter(METHODS[name].values()), '')} train step".replace("  ", " ")] = \
+            build_step(name, METHODS[name], backbone, inputs, labels)
+    config = backbone.encoder.config
+    print(f"{args.encoder}{' (random weights)' if args.random_weights else ''}: batch {args.batch} x "
+          f"{int(mask.shape[1])} tokens ({int(tf.reduce_sum(mask))} real), {args.repeats} alternations, "
+          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'all'} intra-op threads", flush=True)
+    wall = {k: [] for k in steps}
+    cpu = {k: [] for k in steps}
+    for _ in range(args.repeats):
+        for label, fn in steps.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            tf.nest.map_structure(lambda t: t.numpy(), fn())
+            wall[label].append(time.perf_counter() - t0)
+            cpu[label].append(time.process_time() - c0)
+    base = encoder_flops(config.num_hidden_layers, config.hidden_size, config.intermediate_size, args.batch,
+                         int(mask.shape[1]))
+    ref_wall, ref_cpu = (np.median(v["encoder forward (all states)"]) for v in (wall, cpu))
+    print(f"{'step':34}{'wall s':>9}{'cpu s':>9}{'÷ forward':>11}{'cpu ÷ fwd':>11}{'arithmetic':>12}")
+    for label in steps:
+        name = label.split()[0].split("-")[0]
+        if name in ("read", "minion"):
+            flops = side_flops(name, 64, backbone.num_states, backbone.model_dim, args.batch, int(mask.shape[1]))
+            arith = f"{flops / base:12.2f}"
+        elif name == "finetune":
+            arith = f"{3.0:12.2f}"
+        else:
+            arith = f"{1.0:12.2f}" if label.startswith("encoder") else f"{'':>12}"
+        w, c = np.median(wall[label]), np.median(cpu[label])
+        print(f"{label:34}{w:9.3f}{c:9.3f}{w / ref_wall:11.2f}{c / ref_cpu:11.2f}{arith}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
