@@ -66,14 +66,10 @@ class MINION(keras.layers.Layer):
             return self._fused(inputs, mask)
         if mask is not None:
             mask = tf.cast(mask, tf.bool)
-        # A graph loop over the layer axis (moved first): one GRU in the graph, whatever S is.
-        return self.projection(
-            tf.foldl(
-                lambda carry, layer: self.token_rnn(layer + carry, mask=mask),
-                tf.transpose(inputs, [1, 0, 2, 3]),
-                initializer=tf.zeros_like(inputs[:, 0]),
-            )
-        )
+        carry = None  # a Python loop over the S states: each GRU call can take cuDNN's kernel
+        for layer in tf.unstack(inputs, axis=1):
+            carry = self.token_rnn(layer if carry is None else layer + carry, mask=mask)
+        return self.projection(carry)
 
     def _fused(self, inputs, mask):
         """The same recurrence through `fused_bidirectional_gru`, time-major throughout."""
