@@ -99,6 +99,18 @@ def test_max_length_beyond_positions_is_refused(tiny_backbone):
         tiny_backbone.batch(["x"], max_length=129)
 
 
+def test_without_its_encoder_a_backbone_keeps_names_dims_and_identity_and_refuses_states(tiny_backbone):
+    released = tiny_backbone.without_encoder()
+    assert released.encoder is None and tiny_backbone.encoder is not None  # a copy: the original keeps its own
+    assert released.identity() == tiny_backbone.identity()
+    assert (released.name, released.num_states, released.model_dim, released.tokenizer) == (
+        tiny_backbone.name, tiny_backbone.num_states, tiny_backbone.model_dim, tiny_backbone.tokenizer)
+    assert released.without_encoder().identity() == tiny_backbone.identity()
+    ids, mask = released.batch(["good day"], max_length=16)  # the tokenizer stays
+    with pytest.raises(MinionError, match="encoder was released"):
+        released.hidden_states(ids, mask)
+
+
 @pytest.mark.parametrize("name,message", [
     ("/nonexistent", "/nonexistent: no such directory; known encoders are minilm"),
     ("./models/nope", "./models/nope: no such directory"),

@@ -29,6 +29,7 @@ def test_cli_run_writes_record_weights_and_plots(tiny_encoder_dir, tweet_dir, tm
                      "--max-examples", 300, "--epochs", 2, "--batch-size", 32, "--max-length", 16, "--out", out)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "trainable params: " in result.stdout and "test: accuracy" in result.stdout
+    assert "peak memory GiB, private / RSS: startup " in result.stdout
     (run_dir,) = [p for p in out.iterdir() if p.name.startswith("read-8-lr0.001-s0-")]
     record = json.loads((run_dir / "run.json").read_text())
     assert record["config"]["lr"] == 1e-3 and record["config"]["model"] == "read"
@@ -39,6 +40,11 @@ def test_cli_run_writes_record_weights_and_plots(tiny_encoder_dir, tweet_dir, tm
     assert 0.0 <= record["test"]["accuracy"] <= 1.0 and record["test"]["examples"] == 30
     assert record["params"]["trainable"] > 0 and record["versions"]["tensorflow"] == "2.21.0"
     assert {"train_s", "cache_s", "total_s"} <= set(record["timings"])
+    memory = record["memory"]
+    assert set(memory) == {"startup", "cache", "train", "test"}
+    for phase in memory.values():
+        assert set(phase) == {"private_peak_gib", "uss_peak_gib", "rss_peak_gib"}
+        assert 0 < phase["private_peak_gib"] <= phase["rss_peak_gib"]
     for name in ("side.weights.h5", "side_model.json", "reliability.png", "reliability_test.png",
                  "calibration_bins.json", "test_probs.npy"):
         assert (run_dir / name).is_file(), name
@@ -88,11 +94,31 @@ def test_interrupted_run_resumes_after_its_last_epoch_and_matches_an_uninterrupt
     assert resumed["test"]["accuracy"] == straight["test"]["accuracy"]
 
 
-def test_streaming_and_cache_train_the_same_model(tiny_encoder_dir, tweet_dir, tmp_path):
+def test_streaming_and_cache_train_the_same_model_and_only_streaming_holds_the_encoder(
+        tiny_encoder_dir, tweet_dir, tmp_path, monkeypatch):
+    import weakref
+
+    import minion_tf.backbones
+    from minion_tf.runs import fitting
     from minion_tf.runs.runner import run
 
+    encoders, held = [], []
+    real_load, real_fit = minion_tf.backbones.load_backbone, fitting.fit_epochs
+
+    def load(*args, **kwargs):
+        backbone = real_load(*args, **kwargs)
+        encoders.append(weakref.ref(backbone.encoder))
+        return backbone
+
+    def fit_epochs(*args, **kwargs):
+        held.append(encoders[-1]() is not None)  # is the encoder still in memory when training starts?
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(minion_tf.backbones, "load_backbone", load)
+    monkeypatch.setattr(fitting, "fit_epochs", fit_epochs)
     cached = run(small(tiny_encoder_dir, tweet_dir, tmp_path / "c", epochs=1))
     streamed = run(small(tiny_encoder_dir, tweet_dir, tmp_path / "s", epochs=1, no_cache=True))
+    assert held == [False, True]
     assert streamed["streaming"] and not cached["streaming"]
     assert streamed["epochs"][0]["loss"] == pytest.approx(cached["epochs"][0]["loss"], abs=2e-3)
     assert streamed["test"]["nll"] == pytest.approx(cached["test"]["nll"], abs=2e-3)

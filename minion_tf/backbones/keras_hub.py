@@ -65,6 +65,7 @@ class KerasHubBackbone(Backbone):
         """The embeddings' layer norm and every transformer layer, stacked on axis 1: (B, S, T, d), float32."""
         import tensorflow as tf
 
+        self._require_encoder()
         if self._all_states is None:
             import keras
 

@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -162,12 +162,14 @@ class Backbone:
     """An encoder with its tokenizer; `hidden_states` returns every state stacked as (B, S, T, d).
 
     `tokenizer` is None in a counting-only backbone (`random_backbone`): it cannot `batch` texts.
+    `encoder` is None once `without_encoder` dropped it; `weights_digest` then keeps its fingerprint.
     """
 
     name: str
     encoder: object
     tokenizer: TextTokenizer | None
     config: object
+    weights_digest: str | None = field(default=None, repr=False)
 
     @property
     def num_states(self) -> int:
@@ -193,7 +195,23 @@ class Backbone:
         cfg = self.config.to_dict()
         keys = ("model_type", "hidden_size", "num_hidden_layers", "vocab_size", "max_position_embeddings")
         return {"encoder": self.name, "architecture": {k: cfg.get(k) for k in keys},
-                "weights": self.weights_fingerprint(), "tokenizer": self.tokenizer.fingerprint}
+                "weights": self.weights_digest or self.weights_fingerprint(), "tokenizer": self.tokenizer.fingerprint}
+
+    def without_encoder(self) -> "Backbone":
+        """This backbone without its encoder (whose weights go once nothing else holds them): name,
+        config, tokenizer, dims and `identity()` stay, for naming caches and saving a side network
+        trained on cached states; `hidden_states` is refused.
+
+        Example:
+            >>> backbone = backbone.without_encoder(); gc.collect()   # the encoder's weights are freed
+        """
+        return replace(self, encoder=None, weights_digest=self.weights_digest or self.weights_fingerprint())
+
+    def _require_encoder(self) -> None:
+        """One line if the encoder was dropped (`without_encoder`)."""
+        if self.encoder is None:
+            raise MinionError(f"{self.name}: this backbone's encoder was released (without_encoder); "
+                              "load the backbone again to compute hidden states")
 
     def weights_fingerprint(self) -> str:
         """A cheap digest of the weights: a strided sample of every variable."""
@@ -229,6 +247,7 @@ class Backbone:
         """All hidden states, stacked on axis 1: (B, S = layers + 1, T, d), float32."""
         import tensorflow as tf
 
+        self._require_encoder()
         sep_id = self.segment_sep_id
         types = {} if sep_id is None else {"token_type_ids": segment_ids(ids, sep_id)}
         out = self.encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True, training=training, **types)

@@ -5,7 +5,8 @@ E[kWh] = p0 * sum_i (u_i / 100) * dt_i / 3600, with u_i the utilisation (%) read
 dt_i = t_i - t_{i-1} the time since the previous sample, p0 in kW, and the sum running over
 samples and GPUs. With dt = 10 s this is the paper's p0 / 36000 * sum u_i. Next to it:
 energy from NVML's total-energy counter, CPU package energy from RAPL, mean power E / H,
-peak GPU memory (sum over GPUs of memory used, max over samples), peak process RSS and
+peak GPU memory (sum over GPUs of memory used, max over samples), peak process RSS (the
+process's lifetime peak, `ru_maxrss`; private memory per phase is `minion_tf.memory`'s) and
 duration. Every figure is NaN where it cannot be measured; training never stops for it.
 
 Samples are taken by a daemon thread every `interval_s` and, synchronously, at the start
@@ -16,7 +17,6 @@ per training step. The thread holds only a weak reference to the sampler: it end
 import csv
 import functools
 import math
-import sys
 import threading
 import time
 import warnings
@@ -28,6 +28,7 @@ from minion_tf.callbacks.energy_config import EnergyConfig
 from minion_tf.callbacks.nvml_reader import NvmlReader
 from minion_tf.callbacks.rapl_reader import RAPL_ROOT, RaplReader
 from minion_tf.errors import MinionError
+from minion_tf.memory import lifetime_peak_rss_bytes
 
 KEYS = ("energy_kwh", "energy_counter_kwh", "cpu_energy_kwh", "power_kw", "gpu_mem_peak_gib", "rss_peak_gib",
         "duration_s")
@@ -270,9 +271,4 @@ def _peak(peak: float, value: float) -> float:
 
 def _rss_peak_gib() -> float:
     """Peak resident memory of this process since it started (NaN where unknown)."""
-    try:
-        import resource
-    except ImportError:
-        return math.nan
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak * (1 if sys.platform == "darwin" else 1024) / _GIB
+    return lifetime_peak_rss_bytes() / _GIB

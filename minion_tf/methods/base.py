@@ -9,9 +9,10 @@ group ``minion_tf.methods``) holding
   and reloads. The registry (`methods.registry`) finds the subclasses itself.
 
 Keras methods (`KerasMethod`) leave the sequence to the runner: it loads the backbone, calls
-`build`, prints the counts of what `build` says trains, gets the `feeds`, fits with resume,
-early stopping and checkpoints (gradients for `Built.variables` only), predicts the test sets
-and calls `save`. A method that does not train with Keras (fastText, multi-task minBERT) implements
+`build`, prints the counts of what `build` says trains, gets the `feeds` (and drops the encoder
+when `needs_encoder(feeds)` says training and testing do not run it), fits with resume, early
+stopping and checkpoints (gradients for `Built.variables` only), predicts the test sets and
+calls `save`. A method that does not train with Keras (fastText, multi-task minBERT) implements
 `fit(run, data, run_dir, callbacks_for)` itself and returns the runner's result dict: "history",
 "best_epoch", "timings", "params", optional "details" (merged into the record), and either
 "test_probs" ({test split: predictions}, scored by the runner) or its own "test" ({"score",
@@ -193,6 +194,12 @@ class KerasMethod(Method):
     @abstractmethod
     def save(self, run_dir: Path, built: Built, run, backbone, spec) -> None:
         """What `load_predictor` needs (what trained, and how to rebuild the rest), atomically."""
+
+    def needs_encoder(self, feeds: Feeds) -> bool:
+        """Whether the model fitted on `feeds` runs the encoder. If not (a side network on cached states),
+        the runner frees the encoder's weights before training, and `save` gets the backbone without them
+        (`Backbone.without_encoder`: name, config, tokenizer, dims and identity stay)."""
+        return True
 
     def describe(self, run, spec) -> dict:
         from minion_tf.backbones import random_backbone

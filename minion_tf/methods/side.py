@@ -4,8 +4,9 @@ trainable network (READ, MINION, LST: each a module that says only which side mo
 The states of every split are cached once per encoder, max length and texts (`minion_tf.cache`;
 the labels are the run's, so relabelled data reuses the cache; texts are tokenised once per run);
 a cache larger than `--cache-budget-gb` (or `--no-cache`) streams them from the encoder instead,
-rounded to float16 as the cache stores them. A run saves only the side network's weights, with
-what rebuilding it needs, and refuses to load them onto another encoder.
+rounded to float16 as the cache stores them. Training from the cache does not hold the encoder:
+the runner frees it once the caches exist (`needs_encoder`). A run saves only the side network's
+weights, with what rebuilding it needs, and refuses to load them onto another encoder.
 
 Example:
     >>> class Minion(SideNetworkMethod):
@@ -68,8 +69,12 @@ class SideNetworkMethod(KerasMethod):
         return Feeds(splits, details={**details, "streaming": False},
                      timings={"cache_s": time.perf_counter() - start})
 
+    def needs_encoder(self, feeds: Feeds) -> bool:
+        """Only to stream the states (`wrap` puts the encoder in front); the cached ones are read from disk."""
+        return feeds.wrap is not None
+
     def save(self, run_dir: Path, built: Built, run, backbone, spec) -> None:
-        """Only the side network's weights, plus what rebuilding it needs."""
+        """Only the side network's weights, plus what rebuilding it needs (the encoder itself may be gone)."""
         with temporary_path(Path(run_dir) / SIDE_WEIGHTS) as tmp:  # keeps the .weights.h5 suffix: same format
             built.trained.save_weights(str(tmp))
         write_json(Path(run_dir) / SIDE_JSON, {

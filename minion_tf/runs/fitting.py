@@ -13,6 +13,7 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
+from minion_tf.memory import free_unused
 from minion_tf.methods.base import parameter_count
 from minion_tf.models.predicting import predict_ordered
 from minion_tf.runs import ledger
@@ -22,8 +23,11 @@ from minion_tf.runs.resume import EpochCheckpoint
 from minion_tf.training.early_stopping import BestEpochStopping, ScoreTimeLogger
 
 
-def fit_keras(method, config, data, run_dir: Path, callbacks_for) -> dict:
-    """Train `method` (a `KerasMethod`) on `data`; save what it trained; return the record's parts."""
+def fit_keras(method, config, data, run_dir: Path, callbacks_for, phase=lambda name: None) -> dict:
+    """Train `method` (a `KerasMethod`) on `data`; save what it trained; return the record's parts.
+
+    `phase(name)` is told where the work goes next: "cache" (the feeds), "train", "test".
+    """
     from minion_tf.backbones import load_backbone
 
     backbone = load_backbone(config.encoder, config.tokenizer, trainable=method.trains_encoder)
@@ -32,14 +36,20 @@ def fit_keras(method, config, data, run_dir: Path, callbacks_for) -> dict:
     built = method.build(config, backbone, data.spec)
     trainable = parameter_count(built.variables)
     print(param_line(trainable, built.total), flush=True)
+    phase("cache")
     feeds = method.feeds(config, data, backbone, run_dir)
     if feeds.timings:
         ledger.record(run_dir, feeds.timings)  # counted even if this process dies later
+    if not method.needs_encoder(feeds):  # side network on cached states: free the encoder's weights
+        backbone = backbone.without_encoder()
+        free_unused()
     model = TrainOnly(feeds.wrap(built.model) if feeds.wrap else built.model, built.variables)
     optimizer = keras.optimizers.Adam(config.resolved_lr(), beta_1=0.9, beta_2=0.999)
     compile_for(model, data.spec, optimizer)
+    phase("train")
     fit = fit_epochs(config, data.spec, run_dir, model, built.trained, optimizer, feeds.splits, callbacks_for,
                      built.variables)
+    phase("test")
     start = time.perf_counter()
     test_probs = predict_tests(model, feeds.splits, data, config.batch_size)
     timings = {**feeds.timings, "train_s": fit["train_s"], "test_s": time.perf_counter() - start}

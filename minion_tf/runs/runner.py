@@ -16,6 +16,7 @@ import numpy as np
 from minion_tf.backbones import check_encoder
 from minion_tf.callbacks import EnergyConfig
 from minion_tf.io import folder_lock, temporary_path, write_json
+from minion_tf.memory import PhasePeaks, phase_line
 from minion_tf.metrics import apply_temperature, calibration_errors, nll, reliability_bins
 from minion_tf.metrics.reliability_plot import plot_reliability
 from minion_tf.metrics.task_metrics import glue_metrics, primary_score
@@ -83,7 +84,8 @@ def run(config: RunConfig) -> dict:
 
     A finished run (its run.json exists) is not redone; a run folder another process is working
     in is refused in one line. The record's timings and energy add up every process that worked
-    on the run (`resumes` counts the restarts; see `ledger`).
+    on the run (`resumes` counts the restarts; see `ledger`); its "memory" holds each phase's peak
+    private memory and RSS ("startup", "cache", "train", "test"; see `minion_tf.memory`).
     """
     if config.seeds > 1:
         return run_seeds(config)
@@ -106,6 +108,11 @@ def _finished(config: RunConfig) -> dict | None:
 
 
 def _run_holding_folder(config: RunConfig) -> dict:
+    with PhasePeaks() as memory:  # peak memory per phase, sampled in a thread from here on ("startup")
+        return _train_and_record(config, memory)
+
+
+def _train_and_record(config: RunConfig, memory: PhasePeaks) -> dict:
     method = config.method
     run_dir = config.run_dir()
     record_path = run_dir / "run.json"
@@ -129,8 +136,9 @@ def _run_holding_folder(config: RunConfig) -> dict:
         if isinstance(method, KerasMethod):
             from minion_tf.runs.fitting import fit_keras  # TensorFlow: not before the data are read
 
-            result = fit_keras(method, config, data, run_dir, callbacks_for)
+            result = fit_keras(method, config, data, run_dir, callbacks_for, memory.enter)
         else:
+            memory.enter("train")  # its own test predictions too
             result = method.fit(config, data, run_dir, callbacks_for)
             print(param_line(result["params"]["trainable"], result["params"]["total"]), flush=True)
     EpochLogs(run_dir, config.tensorboard).write(result["history"])
@@ -149,8 +157,10 @@ def _run_holding_folder(config: RunConfig) -> dict:
         first = data.test_names[0]
         plot_reliability({f"{config.label()} {first}": (test_probs[first], data.splits[first].labels)},
                          run_dir / "reliability_test.png")
-    ledger.record(run_dir, {**result["timings"], "total_s": time.perf_counter() - start}, energy.summary)
+    ledger.record(run_dir, {**result["timings"], "total_s": time.perf_counter() - start}, energy.summary,
+                  memory.stop())
     cost = ledger.totals(run_dir)
+    print(phase_line(cost["memory"]), flush=True)
     record = {
         "config": config.as_dict(),
         "epochs": result["history"],
@@ -163,6 +173,7 @@ def _run_holding_folder(config: RunConfig) -> dict:
         "prepared": data.source,
         "task": task_record(config, data),
         "energy": cost["energy"],
+        "memory": cost["memory"],
         "calibration_val": calib,
         **result.get("details", {}),
         "versions": package_versions(),
