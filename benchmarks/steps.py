@@ -4,7 +4,8 @@
     python benchmarks/steps.py --encoder vinai/bertweet-base --random-weights   # the paper's size
 
 The batch is a length-bucketed training batch of `--batch` tweets (as runs see them: similar
-lengths, padded to the longest), the one of median width among the first epoch's batches.
+lengths, padded to the longest), the one of median width among the first epoch's batches
+(`--batch-kind random`: the first tweets of a shuffle, padded to the longest).
 Each step is the method's own model (`method.build`, `TrainOnly`, Adam) in a `tf.function`;
 side networks train on the states of one frozen forward, rounded to float16 as the cache
 stores them. The steps alternate `--repeats` times in this process; the table gives medians
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -38,26 +40,37 @@ def encoder_flops(num_layers: int, d: int, ffn: int, batch: int, width: int) -> 
     return 2.0 * num_layers * tokens * (4 * d * d + 2 * d * ffn + 2 * width * d)
 
 
-def side_flops(model: str, hidden: int, num_states: int, d: int, batch: int, width: int) -> float:
-    """Matmul FLOPs of a READ/MINION train step (forward, and backward at twice the forward)."""
-    tokens, h = batch * width, hidden
-    if model == "read":  # per token a BiGRU over the S states (input d, 3h gates), then Dense(h -> d)
-        forward = tokens * (num_states * 2 * 2 * (d * 3 * h + h * 3 * h) + 2 * h * d)
+def side_flops(model: str, hidden: int, num_states: int, d: int, tokens: int, real: int) -> float:
+    """Matmul FLOPs of a READ/MINION train step (forward, and backward at twice the forward) on a
+    batch of `tokens` positions, `real` of them real (READ runs only those)."""
+    h = hidden
+    if model == "read":  # per real token a BiGRU over the S states (input d, 3h gates), then Dense(h -> d)
+        forward = real * (num_states * 2 * 2 * (d * 3 * h + h * 3 * h) + 2 * h * d)
     else:  # per state Dense(d -> 2h), a BiGRU over tokens (input 2h); then Dense(2h -> d)
         forward = tokens * (num_states * (2 * d * 2 * h + 2 * 2 * (2 * h * 3 * h + h * 3 * h)) + 2 * 2 * h * d)
     return 3.0 * forward
 
 
-def median_batch(backbone_tokenizer, texts, batch_size: int, max_length: int):
-    """(ids, mask) of the bucketed training batch of median width."""
+def pick_batch(tokenizer, texts, batch_size: int, max_length: int, kind: str):
+    """(ids, mask): the bucketed training batch of median width, or (`kind="random"`) the first
+    `batch_size` tweets as they come, padded to the longest."""
     from minion_tf.batching import bucket_batches, pad_batch
 
-    seqs = backbone_tokenizer.encode(texts, max_length)
+    seqs = tokenizer.encode(texts, max_length)
+    if kind == "random":
+        return pad_batch(seqs[:batch_size], tokenizer.pad_id)
     lengths = np.array([len(s) for s in seqs])
     batches = [b for b in bucket_batches(lengths, batch_size, np.random.default_rng(0)) if len(b) == batch_size]
     widths = np.array([lengths[b].max() for b in batches])
     chosen = batches[int(np.argsort(widths)[len(widths) // 2])]
-    return pad_batch([seqs[i] for i in chosen], backbone_tokenizer.pad_id)
+    return pad_batch([seqs[i] for i in chosen], tokenizer.pad_id)
+
+
+def frozen_forward(backbone, ids, mask):
+    """All hidden states, rounded to float16 as the cache stores them."""
+    import tensorflow as tf
+
+    return tf.cast(backbone.hidden_states(ids, mask), tf.float16)
 
 
 def build_step(name: str, options: dict, backbone, inputs, labels):
@@ -90,11 +103,16 @@ def main(argv=None) -> int:
                    help="build the encoder from its config with random weights (cost does not depend on them); "
                         "the text is tokenised with MiniLM's tokenizer")
     p.add_argument("--batch", type=int, default=256, help="tweets in the batch (default 256)")
+    p.add_argument("--batch-kind", choices=("bucketed", "random"), default="bucketed",
+                   help="bucketed: the median-width training batch (default); random: tweets as they come")
     p.add_argument("--repeats", type=int, default=7, help="alternations of all steps (default 7)")
     p.add_argument("--methods", default=",".join(DEFAULT),
                    help=f"comma-separated, of {', '.join(METHODS)} (default {','.join(DEFAULT)})")
+    p.add_argument("--precision", default="float32",
+                   help="comma-separated precisions, each a set of rows: float32 (default), bfloat16, float16")
     p.add_argument("--data", default=None, help="tweet folder (default ../shared/data/tweets/sentiment140)")
     args = p.parse_args(argv)
+    precisions = [x for x in args.precision.split(",") if x]
     names = [m for m in args.methods.split(",") if m]
     if unknown := [m for m in names if m not in METHODS]:
         sys.exit(f"error: --methods: unknown {unknown[0]!r}; known: {', '.join(METHODS)}")
@@ -106,23 +124,38 @@ def main(argv=None) -> int:
     texts, _ = read_competition_dir(default_data_dir(args.data))
     rng = np.random.default_rng(0)
     texts = [texts[i] for i in rng.choice(len(texts), size=min(len(texts), 50 * args.batch), replace=False)]
-    tokenizer_backbone = load_backbone()
-    backbone = random_backbone(args.encoder) if args.random_weights else load_backbone(args.encoder)
-    tokenizer = backbone.tokenizer or tokenizer_backbone.tokenizer
-    ids, mask = median_batch(tokenizer, texts, args.batch, 64)
-    del tokenizer_backbone
+    def encoder(trainable=False):
+        if args.random_weights:
+            backbone = random_backbone(args.encoder)
+            backbone.encoder.trainable = trainable
+            return backbone
+        return load_backbone(args.encoder, trainable=trainable)
+
+    tokenizer = encoder().tokenizer or load_backbone().tokenizer
+    ids, mask = pick_batch(tokenizer, texts, args.batch, 64, args.batch_kind)
 
     import tensorflow as tf
 
+    from minion_tf.precision import precision_policy
+
     ids, mask = tf.constant(ids), tf.constant(mask)
     labels = tf.constant(rng.integers(0, 2, size=args.batch))
-    forward = tf.function(lambda: tf.cast(backbone.hidden_states(ids, mask), tf.float16))
-    states = forward()
-    steps = {"encoder forward (all states)": forward}
-    for name in names:
-        inputs = {"ids": ids, "mask": mask} if name in ("finetune", "lora") else {"states": states, "mask": mask}
-        steps[f"{name} {next(iter(METHODS[name].values()), '')} train step".replace("  ", " ")] = \
-            build_step(name, METHODS[name], backbone, inputs, labels)
+    steps = {}
+    for precision in precisions:
+        tag = "" if precisions == ["float32"] else f"[{precision}] "
+        with precision_policy(precision):
+            backbone = encoder()
+            forward = tf.function(partial(frozen_forward, backbone, ids, mask))
+            states = forward()
+            steps[f"{tag}encoder forward (all states)"] = forward
+            for name in names:
+                by_ids = name in ("finetune", "lora")
+                inputs = {"ids": ids, "mask": mask} if by_ids else {"states": states, "mask": mask}
+                # fine-tuning needs an encoder of its own whose weights train (a frozen one's get no gradient)
+                model_backbone = encoder(trainable=True) if name == "finetune" else backbone
+                size = next(iter(METHODS[name].values()), "")
+                steps[f"{tag}{name} {size} train step".replace("  ", " ")] = \
+                    build_step(name, METHODS[name], model_backbone, inputs, labels)
     config = backbone.encoder.config
     print(f"{args.encoder}{' (random weights)' if args.random_weights else ''}: batch {args.batch} x "
           f"{int(mask.shape[1])} tokens ({int(tf.reduce_sum(mask))} real), {args.repeats} alternations, "
@@ -137,19 +170,21 @@ def main(argv=None) -> int:
             cpu[label].append(time.process_time() - c0)
     base = encoder_flops(config.num_hidden_layers, config.hidden_size, config.intermediate_size, args.batch,
                          int(mask.shape[1]))
-    ref_wall, ref_cpu = (np.median(v["encoder forward (all states)"]) for v in (wall, cpu))
-    print(f"{'step':34}{'wall s':>9}{'cpu s':>9}{'÷ forward':>11}{'cpu ÷ fwd':>11}{'arithmetic':>12}")
+    forward_label = next(iter(steps))  # each ratio is against the float32 (or first) forward
+    ref_wall, ref_cpu = (np.median(v[forward_label]) for v in (wall, cpu))
+    print(f"{'step':42}{'wall s':>9}{'cpu s':>9}{'÷ forward':>11}{'cpu ÷ fwd':>11}{'arithmetic':>12}")
     for label in steps:
-        name = label.split()[0].split("-")[0]
+        name = label.split("] ")[-1].split()[0].split("-")[0]
         if name in ("read", "minion"):
-            flops = side_flops(name, 64, backbone.num_states, backbone.model_dim, args.batch, int(mask.shape[1]))
+            flops = side_flops(name, 64, backbone.num_states, backbone.model_dim, int(tf.size(mask)),
+                               int(tf.reduce_sum(mask)))
             arith = f"{flops / base:12.2f}"
         elif name == "finetune":
             arith = f"{3.0:12.2f}"
         else:
-            arith = f"{1.0:12.2f}" if label.startswith("encoder") else f"{'':>12}"
+            arith = f"{1.0:12.2f}" if name == "encoder" else f"{'':>12}"
         w, c = np.median(wall[label]), np.median(cpu[label])
-        print(f"{label:34}{w:9.3f}{c:9.3f}{w / ref_wall:11.2f}{c / ref_cpu:11.2f}{arith}")
+        print(f"{label:42}{w:9.3f}{c:9.3f}{w / ref_wall:11.2f}{c / ref_cpu:11.2f}{arith}")
     return 0
 
 

@@ -170,6 +170,7 @@ class Backbone:
     tokenizer: TextTokenizer | None
     config: object
     weights_digest: str | None = field(default=None, repr=False)
+    compute_dtype: str | None = field(default=None, repr=False)  # kept when `without_encoder` drops the encoder
 
     @property
     def num_states(self) -> int:
@@ -190,12 +191,17 @@ class Backbone:
         if max_length > self.max_positions:
             raise MinionError(f"--max-length {max_length} exceeds {self.name}'s {self.max_positions} positions")
 
+    def precision(self) -> str:
+        """The dtype the encoder computes in: float32, or bfloat16 / float16 under mixed precision."""
+        return self.compute_dtype or getattr(self.encoder, "compute_dtype", None) or "float32"
+
     def identity(self) -> dict:
-        """What a cache of this encoder's states depends on."""
+        """What a cache of this encoder's states depends on (the compute dtype when it is not float32)."""
         cfg = self.config.to_dict()
         keys = ("model_type", "hidden_size", "num_hidden_layers", "vocab_size", "max_position_embeddings")
-        return {"encoder": self.name, "architecture": {k: cfg.get(k) for k in keys},
-                "weights": self.weights_digest or self.weights_fingerprint(), "tokenizer": self.tokenizer.fingerprint}
+        out = {"encoder": self.name, "architecture": {k: cfg.get(k) for k in keys},
+               "weights": self.weights_digest or self.weights_fingerprint(), "tokenizer": self.tokenizer.fingerprint}
+        return out if self.precision() == "float32" else {**out, "compute_dtype": self.precision()}
 
     def without_encoder(self) -> "Backbone":
         """This backbone without its encoder (whose weights go once nothing else holds them): name,
@@ -205,7 +211,8 @@ class Backbone:
         Example:
             >>> backbone = backbone.without_encoder(); gc.collect()   # the encoder's weights are freed
         """
-        return replace(self, encoder=None, weights_digest=self.weights_digest or self.weights_fingerprint())
+        return replace(self, encoder=None, weights_digest=self.weights_digest or self.weights_fingerprint(),
+                       compute_dtype=self.precision())
 
     def _require_encoder(self) -> None:
         """One line if the encoder was dropped (`without_encoder`)."""

@@ -109,11 +109,12 @@ def cache_root(run) -> Path:
 
 
 def split_cache_dir(run, backbone, name: str, split) -> Path:
-    """One directory per encoder name, max length, split and texts (not labels); a mismatching spec
+    """One directory per encoder name, max length, compute dtype, split and texts (not labels); a mismatching spec
     inside (other weights or tokenizer under the same name) is refused by the cache."""
     provider = backbone.name.split(":", 1)[0] + "-" if ":" in backbone.name else ""  # keras-hub: its own folder
     slug = re.sub(r"[^A-Za-z0-9.-]+", "_", provider + backbone.name.rstrip("/").split("/")[-1])
-    return cache_root(run) / f"{slug}-L{run.max_length}" / f"{name}-{data_digest(split.texts, split.pairs)}"
+    precision = "" if backbone.precision() == "float32" else f"-{backbone.precision()}"  # mixed precision: its own
+    return cache_root(run) / f"{slug}-L{run.max_length}{precision}" / f"{name}-{data_digest(split.texts, split.pairs)}"
 
 
 def check_cache_space(run, directories, estimate: int) -> None:

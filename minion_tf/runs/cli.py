@@ -8,6 +8,7 @@ from minion_tf.errors import MinionError
 from minion_tf.io import is_disk_full
 from minion_tf.methods.base import flag, option_type
 from minion_tf.methods.registry import methods, option_owners
+from minion_tf.precision import POLICIES
 from minion_tf.runs.config import DEFAULT_MAX_EXAMPLES, RunConfig
 from minion_tf.runs.defaults import DATA_ENV
 
@@ -99,6 +100,9 @@ def add_shared_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="stream states from the encoder instead of caching")
     p.add_argument("--cache-budget-gb", type=float, default=20.0,
                    help="stream instead of caching when the cache would exceed this (default 20)")
+    p.add_argument("--precision", choices=tuple(POLICIES), default="float32",
+                   help="float32 (default), or mixed precision (float32 weights) computing in bfloat16 (CPUs with "
+                        "AVX512_BF16/AMX, recent GPUs) or float16 (GPUs): the frozen forward, the cache and training")
 
 
 def config_from_args(args) -> RunConfig:

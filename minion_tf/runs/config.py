@@ -15,14 +15,16 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from minion_tf.errors import MinionError
+from minion_tf.methods.base import KerasMethod
 from minion_tf.methods.registry import make_method, methods
+from minion_tf.precision import check_precision
 from minion_tf.runs.task_data import task_spec
 
 # Keeps the default run (`run.py --model minion --hidden 64`) near 15 minutes on 2 CPU cores.
 DEFAULT_MAX_EXAMPLES = 20000
 TEXT_FIELDS = ("text_column", "label_column", "pair_column", "regression", "no_dedupe", "split_hashtags",
                "anonymise")  # --task text only
-LATER_FIELDS = ("task", "train_fraction", "max_test_examples", "patience", "min_delta", *TEXT_FIELDS)
+LATER_FIELDS = ("task", "train_fraction", "max_test_examples", "patience", "min_delta", *TEXT_FIELDS, "precision")
 # Where a run goes and what it logs, not what it computes: outside the run key.
 PATH_FIELDS = ("out", "cache_dir", "no_cache", "cache_budget_gb", "seeds", "tensorboard")
 
@@ -63,6 +65,7 @@ class RunConfig:
     split_hashtags: bool = False
     anonymise: bool = False
     tensorboard: bool = False  # also write TensorBoard event files (logs only: not in the run key)
+    precision: str = "float32"  # or mixed precision: bfloat16, float16 (minion_tf.precision)
 
     def __post_init__(self):
         self.method = make_method(self.model, self.options)  # an unknown model or option fails here
@@ -84,6 +87,10 @@ class RunConfig:
             raise MinionError(f"--max-examples must be at least 10 (or 0 for all), got {self.max_examples}")
         if self.cache_budget_gb < 0:
             raise MinionError(f"--cache-budget-gb must be >= 0, got {self.cache_budget_gb}")
+        check_precision(self.precision)
+        if self.precision != "float32" and not isinstance(self.method, KerasMethod):
+            raise MinionError(f"--precision {self.precision} goes with the Keras-trained methods; "
+                              f"--model {self.model} runs in float32")
         if self.task != "text":
             task_spec(self.task)  # an unknown task fails here, before any work
         if not 0 < self.train_fraction < 1:

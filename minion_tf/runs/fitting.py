@@ -13,9 +13,11 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
+from minion_tf.errors import MinionError
 from minion_tf.memory import free_unused
 from minion_tf.methods.base import parameter_count
 from minion_tf.models.predicting import predict_ordered
+from minion_tf.precision import POLICY_DTYPES, precision_policy
 from minion_tf.runs import ledger
 from minion_tf.runs.record import param_line
 from minion_tf.checkpoints import restore_progress
@@ -30,22 +32,28 @@ def fit_keras(method, config, data, run_dir: Path, callbacks_for, phase=lambda n
     """
     from minion_tf.backbones import load_backbone
 
-    backbone = load_backbone(config.encoder, config.tokenizer, trainable=method.trains_encoder)
-    backbone.check_max_length(config.max_length)
-    keras.utils.set_random_seed(config.seed)
-    built = method.build(config, backbone, data.spec)
-    trainable = parameter_count(built.variables)
-    print(param_line(trainable, built.total), flush=True)
-    phase("cache")
-    feeds = method.feeds(config, data, backbone, run_dir)
-    if feeds.timings:
-        ledger.record(run_dir, feeds.timings)  # counted even if this process dies later
-    if not method.needs_encoder(feeds):  # side network on cached states: free the encoder's weights
-        backbone = backbone.without_encoder()
-        free_unused()
-    model = TrainOnly(feeds.wrap(built.model) if feeds.wrap else built.model, built.variables)
-    optimizer = keras.optimizers.Adam(config.resolved_lr(), beta_1=0.9, beta_2=0.999)
-    compile_for(model, data.spec, optimizer)
+    with precision_policy(config.precision):  # the models built here compute in it; the caller's policy after
+        backbone = load_backbone(config.encoder, config.tokenizer, trainable=method.trains_encoder)
+        backbone.check_max_length(config.max_length)
+        if backbone.precision() != POLICY_DTYPES[config.precision]:
+            raise MinionError(f"--precision {config.precision}: the encoder {config.encoder} computes in "
+                              f"{backbone.precision()} only (mixed precision applies to tf_keras encoders)")
+        if config.precision != "float32":
+            print(f"mixed precision: float32 weights, {config.precision} compute", flush=True)
+        keras.utils.set_random_seed(config.seed)
+        built = method.build(config, backbone, data.spec)
+        trainable = parameter_count(built.variables)
+        print(param_line(trainable, built.total), flush=True)
+        phase("cache")
+        feeds = method.feeds(config, data, backbone, run_dir)
+        if feeds.timings:
+            ledger.record(run_dir, feeds.timings)  # counted even if this process dies later
+        if not method.needs_encoder(feeds):  # side network on cached states: free the encoder's weights
+            backbone = backbone.without_encoder()
+            free_unused()
+        model = TrainOnly(feeds.wrap(built.model) if feeds.wrap else built.model, built.variables)
+        optimizer = keras.optimizers.Adam(config.resolved_lr(), beta_1=0.9, beta_2=0.999)
+        compile_for(model, data.spec, optimizer)  # float16: the optimizer gets loss scaling
     phase("train")
     fit = fit_epochs(config, data.spec, run_dir, model, built.trained, optimizer, feeds.splits, callbacks_for,
                      built.variables)
