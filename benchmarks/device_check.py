@@ -502,8 +502,7 @@ E util: the paper's eq. 2, p0/3600 * sum_i u_i/100 * dt_i, u_i every {interval:g
 TF peak: TensorFlow's allocator peak during the row (build, warm-up, steps). NVML GiB: device memory in use, the
   process's high-water mark so far (TensorFlow keeps its pool).
 GRU on cuDNN: the kernel each tf_keras GRU of the model ran (its return_runtime value). "standard kernel": the generic one
-  (cuDNN refused the inputs); "not eligible": settings cuDNN lacks; "not called": the model ran no Keras GRU (MINION's
-  fused recurrence, which it picks only where TensorFlow sees no GPU)."""
+  (cuDNN refused the inputs); "not eligible": settings cuDNN lacks; "not called": the model ran no Keras GRU."""
 
 
 # ---------------------------------------------------------------------------------------------- the command

@@ -30,8 +30,7 @@ from minion_tf.process import setup_command  # noqa: E402
 setup_command()
 
 METHODS = {"finetune": {}, "read": {"hidden": 64}, "minion": {"hidden": 64}, "lora": {"rank": 8},
-           "lst": {"reduction": 8}, "minion-keras": {"hidden": 64}}
-DEFAULT = ("finetune", "read", "minion", "lora", "lst")
+           "lst": {"reduction": 8}}
 
 
 def encoder_flops(num_layers: int, d: int, ffn: int, batch: int, width: int) -> float:
@@ -83,12 +82,9 @@ def build_step(name: str, options: dict, backbone, inputs, labels):
     from minion_tf.runs.fitting import TrainOnly, compile_for
     from minion_tf.runs.task_data import task_spec
 
-    model_name = name.split("-")[0]
-    method = make_method(model_name, options)
+    method = make_method(name, options)
     spec = task_spec("tweets")
-    built = method.build(RunConfig(model=model_name, options=options), backbone, spec)
-    if name == "minion-keras":  # MINION with its GRU run by Keras (cuDNN's path; before the fused one)
-        built.model.get_layer("minion").recurrence = "keras"
+    built = method.build(RunConfig(model=name, options=options), backbone, spec)
     model = TrainOnly(built.model, built.variables)
     compile_for(model, spec, keras.optimizers.Adam(1e-4))
     step = tf.function(lambda: model.train_step((inputs, labels)))
@@ -106,8 +102,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-kind", choices=("bucketed", "random"), default="bucketed",
                    help="bucketed: the median-width training batch (default); random: tweets as they come")
     p.add_argument("--repeats", type=int, default=7, help="alternations of all steps (default 7)")
-    p.add_argument("--methods", default=",".join(DEFAULT),
-                   help=f"comma-separated, of {', '.join(METHODS)} (default {','.join(DEFAULT)})")
+    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated (default {','.join(METHODS)})")
     p.add_argument("--precision", default="float32",
                    help="comma-separated precisions, each a set of rows: float32 (default), bfloat16, float16")
     p.add_argument("--data", default=None, help="tweet folder (default ../shared/data/tweets/sentiment140)")
@@ -174,7 +169,7 @@ def main(argv=None) -> int:
     ref_wall, ref_cpu = (np.median(v[forward_label]) for v in (wall, cpu))
     print(f"{'step':42}{'wall s':>9}{'cpu s':>9}{'÷ forward':>11}{'cpu ÷ fwd':>11}{'arithmetic':>12}")
     for label in steps:
-        name = label.split("] ")[-1].split()[0].split("-")[0]
+        name = label.split("] ")[-1].split()[0]
         if name in ("read", "minion"):
             flops = side_flops(name, 64, backbone.num_states, backbone.model_dim, int(tf.size(mask)),
                                int(tf.reduce_sum(mask)))

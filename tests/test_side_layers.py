@@ -131,3 +131,10 @@ def test_side_layer_passes_the_layer_checks(side, expected_trainable, batch):
                         call=lambda layer, x: layer(x["states"], mask=x["mask"]),
                         expected_trainable=expected_trainable)
     assert (layer.hidden, layer.model_dim) == (HIDDEN, DIM)
+
+
+def test_minion_gru_settings_are_cudnn_eligible():
+    """tf_keras' own test of cuDNN's conditions (tanh, sigmoid, reset_after, no recurrent dropout, no unroll)."""
+    minion = MINION(HIDDEN, DIM)
+    for gru in (minion.token_rnn.forward_layer, minion.token_rnn.backward_layer):
+        assert gru._could_use_gpu_kernel and gru.reset_after, gru.get_config()
