@@ -146,8 +146,9 @@ def main(argv=None) -> int:
             for name in names:
                 by_ids = name in ("finetune", "lora")
                 inputs = {"ids": ids, "mask": mask} if by_ids else {"states": states, "mask": mask}
-                # fine-tuning needs an encoder of its own whose weights train (a frozen one's get no gradient)
-                model_backbone = encoder(trainable=True) if name == "finetune" else backbone
+                # fine-tuning and LoRA get an encoder of their own, built as runs build it (trainable: a frozen
+                # one's weights get no gradient; LoRA changes its encoder in place)
+                model_backbone = encoder(trainable=True) if by_ids else backbone
                 size = next(iter(METHODS[name].values()), "")
                 steps[f"{tag}{name} {size} train step".replace("  ", " ")] = \
                     build_step(name, METHODS[name], model_backbone, inputs, labels)

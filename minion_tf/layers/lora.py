@@ -74,9 +74,12 @@ class LoRADense(keras.layers.Wrapper):
                                           initializer="zeros", dtype=kernel.dtype)
 
     def call(self, inputs):
-        low = tf.einsum("...i,ir->...r", tf.cast(inputs, self.compute_dtype), self.lora_a)
-        update = tf.einsum("...r,ro->...o", low, self.lora_b) * tf.cast(self.scaling, self.compute_dtype)
-        return self.layer(inputs) + update
+        # Two 2-D matmuls on the flattened tokens: tf.einsum's "...i,ir->...r" made a MiniLM LoRA-8 train step
+        # 1.9x slower (2.90 s against 1.52 s for a batch of 256 x 22, benchmarks/steps.py), slower than fine-tuning.
+        shape = tf.shape(inputs)
+        flat = tf.reshape(tf.cast(inputs, self.compute_dtype), [-1, shape[-1]])
+        update = tf.matmul(tf.matmul(flat, self.lora_a), self.lora_b) * tf.cast(self.scaling, self.compute_dtype)
+        return self.layer(inputs) + tf.reshape(update, tf.concat([shape[:-1], [-1]], 0))
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
