@@ -8,7 +8,15 @@ Prints ratios measured in one run (absolute times on shared machines are not com
 - cache build tok/s and build/raw (target >= 0.9); repeated and interleaved with the raw pass;
 - padding waste of the training batches (target <= 10 %);
 - bytes per token on disk against the floor (layers + 1) * hidden * 2;
-- one MINION-64 epoch read from the cache against one streamed through the encoder.
+- one MINION-64 epoch read from the cache against one streamed through the encoder;
+- reader throughput: tok/s the cache reader delivers (one epoch of `cache.dataset(256, ...)`, no
+  model) against tok/s a MINION-64 and a READ-64 epoch's train steps consume (`fit` on the same
+  batches held in memory), ratio reader/consumption (target >= 3); the reader before it was made
+  faster, `states()` alone (now, before, one gather per shard); and a training epoch fed by the
+  reader against one fed from memory (what reading costs inside a fit). The things compared
+  alternate, `--reader-repeats` times; medians.
+
+    python benchmarks/cache.py --examples 3000 --reader-only   # the reader part alone
 """
 from __future__ import annotations
 
@@ -48,6 +56,117 @@ def raw_forward(backbone, seqs, lengths, batches) -> float:
     return time.perf_counter() - start
 
 
+def states_before(cache, rows):
+    """`HiddenStateCache.states` before it was made faster (kept here for the before/after figure)."""
+    width = int(cache.lengths[rows].max())
+    out = np.zeros((len(rows), cache.num_states, width, cache.model_dim), dtype=np.float16)
+    mask = np.zeros((len(rows), width), dtype=np.int32)
+    for b, row in enumerate(rows):
+        n, start = int(cache.lengths[row]), int(cache._offset[row])
+        out[b, :, :n] = cache._states[cache._shard[row]][start:start + n].transpose(1, 0, 2)
+        mask[b, :n] = 1
+    return out, mask
+
+
+def states_gathered(cache, rows):
+    """The alternative measured against the per-example copy: the flat token index of all rows at
+    once, one fancy-index gather per shard, scattered into the padded batch."""
+    lengths = cache.lengths[rows]
+    width = int(lengths.max())
+    mask = np.arange(width) < lengths[:, None]
+    b, t = np.nonzero(mask)
+    token, shard = cache._offset[rows][b] + t, cache._shard[rows][b]
+    out = np.zeros((len(rows), cache.num_states, width, cache.model_dim), dtype=np.float16)
+    for s in np.unique(shard):
+        here = shard == s
+        out[b[here], :, t[here]] = cache._states[s][token[here]]
+    return out, mask.astype(np.int32)
+
+
+def reader_before(cache, batch_size: int, labels, seed: int):
+    """The tf.data pipeline before: `states_before` in a generator, prefetch(2), autotuning on."""
+    import tensorflow as tf
+
+    def generate():
+        for rows in bucket_batches(cache.lengths, batch_size, np.random.default_rng([seed, 0])):
+            x, m = states_before(cache, rows)
+            yield {"states": x, "mask": m}, labels[rows]
+
+    spec = ({"states": tf.TensorSpec((None, cache.num_states, None, cache.model_dim), tf.float16),
+             "mask": tf.TensorSpec((None, None), tf.int32)}, tf.TensorSpec((None,), tf.int64))
+    steps = -(-len(cache) // batch_size)
+    return tf.data.Dataset.from_generator(generate, output_signature=spec).apply(
+        tf.data.experimental.assert_cardinality(steps)).prefetch(2)
+
+
+def read_seconds(dataset) -> float:
+    """Seconds to iterate one epoch of `dataset` with nothing consuming it (the iterator's deletion included)."""
+    start = time.perf_counter()
+    for _ in dataset:
+        pass
+    return time.perf_counter() - start
+
+
+def reader_throughput(cache, labels, num_states: int, model_dim: int, repeats: int) -> None:
+    """Print tok/s of the cache reader against tok/s of side training (see the module's docstring)."""
+    import tf_keras as keras
+
+    from minion_tf.models.side_tuning import build_side_model
+
+    labels = np.asarray(labels, np.int64)
+    tokens = int(cache.lengths.sum())
+    batches = bucket_batches(cache.lengths, 256, np.random.default_rng([0, 0]))
+    now, before = cache.dataset(256, labels, seed=0), reader_before(cache, 256, labels, 0)
+    memory = cache.dataset(256, labels, seed=0).cache()  # the same batches held in memory: no reader
+    read_seconds(memory)
+    models = {}
+    for side in ("minion", "read"):
+        model = build_side_model(side, 64, num_states, model_dim)
+        model.compile(keras.optimizers.Adam(3e-4), "sparse_categorical_crossentropy")
+        epoch_seconds(model, memory.take(2))  # trace before timing
+        models[f"{side.upper()}-64"] = model
+    read_seconds(now), read_seconds(before)  # the shards' pages mapped into this process before timing
+
+    def states_seconds(states):
+        start = time.perf_counter()
+        for rows in batches:
+            states(rows)
+        return time.perf_counter() - start
+
+    timed = {"reader": lambda: read_seconds(now), "reader before": lambda: read_seconds(before),
+             "states()": lambda: states_seconds(cache.states),
+             "states() before": lambda: states_seconds(lambda rows: states_before(cache, rows)),
+             "states() one gather per shard": lambda: states_seconds(lambda rows: states_gathered(cache, rows))}
+    for name, model in models.items():
+        timed[f"{name} from memory"] = lambda model=model: epoch_seconds(model, memory)
+        timed[f"{name} from reader"] = lambda model=model: epoch_seconds(model, now)
+        timed[f"{name} from reader before"] = lambda model=model: epoch_seconds(model, before)
+    # Alternated, so that the machine's load moves all of them alike, and every other pass reversed:
+    # what runs just before a measurement changes it (right after a fit, the reader measured 2x slower).
+    seconds, order = {name: [] for name in timed}, list(timed)
+    for rep in range(repeats):
+        for name in order if rep % 2 == 0 else order[::-1]:
+            seconds[name].append(timed[name]())
+    median = {name: float(np.median(s)) for name, s in seconds.items()}
+    rate = {name: tokens / s for name, s in median.items()}
+    print(f"reader throughput:  {len(cache)} examples, {tokens} tokens, {len(batches)} batches of 256, "
+          f"medians of {repeats} alternated")
+    for name in ("reader", "reader before", "states()", "states() before", "states() one gather per shard"):
+        low, high = tokens / max(seconds[name]), tokens / min(seconds[name])
+        print(f"  {name:30s} {rate[name]:9.0f} tok/s   (range {low:.0f}-{high:.0f})")
+    print(f"  reader now/before {rate['reader'] / rate['reader before']:.2f}x; "
+          f"states() now/before {rate['states()'] / rate['states() before']:.2f}x, "
+          f"now/gather {rate['states()'] / rate['states() one gather per shard']:.2f}x")
+    for name in models:
+        consumed = rate[f"{name} from memory"]
+        print(f"  {name} train steps consume {consumed:7.0f} tok/s   reader/consumption = "
+              f"{rate['reader'] / consumed:.1f}  (before {rate['reader before'] / consumed:.1f}; target >= 3)")
+        print(f"  {name} epoch fed by the reader / from memory = "
+              f"{median[f'{name} from reader'] / median[f'{name} from memory']:.3f}  (before "
+              f"{median[f'{name} from reader before'] / median[f'{name} from memory']:.3f}; "
+              f"{median[f'{name} from memory']:.2f} s from memory)")
+
+
 def epoch_seconds(model, dataset) -> float:
     start = time.perf_counter()
     model.fit(dataset, epochs=1, verbose=0)
@@ -62,6 +181,9 @@ def main(argv=None):
     parser.add_argument("--data", default=None, help="competition-layout tweet folder")
     parser.add_argument("--waste-examples", type=int, default=16000,
                         help="training-set size for the padding figure (default 16000, the default run's)")
+    parser.add_argument("--reader-repeats", type=int, default=4, help="alternated reader/training repetitions")
+    parser.add_argument("--reader-only", action="store_true",
+                        help="build the cache once and measure only the reader's throughput")
     args = parser.parse_args(argv)
 
     from minion_tf.backbones import load_backbone
@@ -85,6 +207,10 @@ def main(argv=None):
     raw, build, size = [], [], 0
     workdir = Path(tempfile.mkdtemp(prefix="minion-cache-bench-"))
     try:
+        if args.reader_only:
+            cache = build_cache(backbone, texts, workdir / "cache", args.max_length, progress=False, tokens=split)
+            reader_throughput(cache, split.labels, backbone.num_states, backbone.model_dim, args.reader_repeats)
+            return
         for rep in range(args.repeats):
             raw.append(raw_forward(backbone, split.seqs, split.lengths, build_batches))
             target = workdir / f"cache{rep}"
@@ -119,6 +245,7 @@ def main(argv=None):
         streamed = epoch_seconds(streaming, split.dataset(256, seed=1))
         print(f"MINION-64 epoch:    cache {cached:.1f} s, streaming {streamed:.1f} s, "
               f"cache/streaming = {cached / streamed:.3f}")
+        reader_throughput(cache, split.labels, backbone.num_states, backbone.model_dim, args.reader_repeats)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -90,6 +90,7 @@ class CacheSpec:
         checks = [("encoder", lambda d: d["identity"].get("encoder")),
                   ("encoder weights", lambda d: d["identity"].get("weights")),
                   ("tokenizer", lambda d: d["identity"].get("tokenizer")),
+                  ("compute dtype", lambda d: d["identity"].get("compute_dtype", "float32")),
                   ("max length", lambda d: d.get("max_length")),
                   ("dtype", lambda d: d.get("dtype")),
                   ("format", lambda d: d.get("format")),
@@ -173,15 +174,20 @@ class HiddenStateCache:
         return len(self.lengths)
 
     def states(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Padded (states (B, S, T, d) float16, mask (B, T) int32) of the given examples."""
-        width = int(self.lengths[rows].max())
+        """Padded (states (B, S, T, d) float16, mask (B, T) int32) of the given examples, in their order.
+
+        Each example is one contiguous block of its shard, copied once, transposed, into the zeroed
+        batch: 1.4-3.3x faster than one fancy-index gather per shard (`benchmarks/cache.py`).
+        """
+        rows = np.asarray(rows)
+        lengths = self.lengths[rows]
+        width = int(lengths.max())
         out = np.zeros((len(rows), self.num_states, width, self.model_dim), dtype=np.float16)
-        mask = np.zeros((len(rows), width), dtype=np.int32)
-        for b, row in enumerate(rows):
-            n, start = int(self.lengths[row]), int(self._offset[row])
-            out[b, :, :n] = self._states[self._shard[row]][start:start + n].transpose(1, 0, 2)
-            mask[b, :n] = 1
-        self.tokens_read += int(mask.sum())
+        blocks = zip(self._shard[rows].tolist(), self._offset[rows].tolist(), lengths.tolist())
+        for b, (shard, start, n) in enumerate(blocks):
+            out[b, :, :n] = self._states[shard][start:start + n].transpose(1, 0, 2)
+        mask = (np.arange(width) < lengths[:, None]).astype(np.int32)
+        self.tokens_read += int(lengths.sum())
         return out, mask
 
     def dataset(self, batch_size: int, labels, seed: int | None = None, with_rows: bool = False,

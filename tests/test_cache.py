@@ -50,6 +50,59 @@ def test_cached_batches_equal_streamed_states_within_float16(tiny_backbone, tmp_
     assert seen == len(TEXTS)
 
 
+def read_by_hand(directory, row):
+    """(shard number, (n, S, d) states) of one example, found in the shard files themselves."""
+    for shard in json.loads((directory / "manifest.json").read_text())["shards"]:
+        index = np.load(directory / shard["index"])
+        at = np.flatnonzero(index[:, 0] == row)
+        if len(at):
+            start, n = int(index[: at[0], 1].sum()), int(index[at[0], 1])
+            return shard["shard"], np.load(directory / shard["states"])[start:start + n]
+    raise AssertionError(f"example {row} is in no shard")
+
+
+def test_states_of_any_rows_equal_each_example_read_by_hand(tiny_backbone, tmp_path):
+    cache = build(tiny_backbone, tmp_path / "c")
+    rows = np.random.default_rng(5).permutation(len(TEXTS))[:23]  # unsorted, lengths mixed
+    by_hand = [read_by_hand(tmp_path / "c", row) for row in rows]
+    assert len({shard for shard, _ in by_hand}) >= 3 and len({len(s) for _, s in by_hand}) >= 5
+    states, mask = cache.states(rows)
+    width = max(len(s) for _, s in by_hand)
+    want = np.zeros((len(rows), 3, width, 32), np.float16)
+    for b, (_, block) in enumerate(by_hand):
+        want[b, :, :len(block)] = block.transpose(1, 0, 2)
+    assert states.dtype == np.float16 and mask.dtype == np.int32
+    np.testing.assert_array_equal(states, want)
+    np.testing.assert_array_equal(mask, [[int(t < len(s)) for t in range(width)] for _, s in by_hand])
+    one, one_mask = cache.states(rows[3:4].tolist())  # a list of one row: no padding at all
+    np.testing.assert_array_equal(one, want[3:4, :, :len(by_hand[3][1])])
+    assert one_mask.all()
+
+
+def test_dataset_batches_are_the_states_of_their_rows_and_reshuffle_each_epoch(tiny_backbone, tmp_path):
+    cache = build(tiny_backbone, tmp_path / "c")
+    ds = cache.dataset(16, LABELS, seed=3, with_rows=True)
+    epochs = []
+    for _ in range(2):
+        epochs.append([])
+        for x, y, rows in ds:
+            states, mask = cache.states(rows.numpy())
+            np.testing.assert_array_equal(x["states"].numpy(), states)
+            np.testing.assert_array_equal(x["mask"].numpy(), mask)
+            assert x["states"].dtype == "float16" and x["mask"].dtype == "int32" and y.dtype == "int64"
+            np.testing.assert_array_equal(y.numpy(), np.asarray(LABELS)[rows.numpy()])
+            epochs[-1].append(rows.numpy().tolist())
+    assert epochs[0] != epochs[1] and all(sorted(sum(e, [])) == list(range(len(TEXTS))) for e in epochs)
+    resumed = [r.numpy().tolist() for _, _, r in cache.dataset(16, LABELS, seed=3, with_rows=True, first_epoch=1)]
+    assert resumed == epochs[1]  # epoch k's order depends on (seed, k) only
+
+
+def test_dataset_runs_without_autotuning(tiny_backbone, tmp_path):
+    # With autotuning, deleting an iterator (after every epoch) waits for the autotune thread's next wake-up.
+    cache = build(tiny_backbone, tmp_path / "c")
+    assert cache.dataset(16, LABELS, seed=0).options().autotune.enabled is False
+
+
 def test_killed_build_resumes_at_the_next_shard(tiny_backbone, tmp_path, monkeypatch):
     reference = build(tiny_backbone, tmp_path / "ref").manifest
     lengths = np.array([len(s) for s in tiny_backbone.tokenizer.encode(TEXTS, 32)])
