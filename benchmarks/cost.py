@@ -314,6 +314,9 @@ def child_startup(result_path: Path, data: str | None, batch_size: int) -> None:
     from minion_tf.data.tweets import read_competition_dir
     from minion_tf.runs.defaults import default_data_dir
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from steps import build_step  # the same train step steps.py times
+
     frozen = timed("load MiniLM, frozen (config, safetensors weights, tokenizer)", lambda: load_backbone("minilm"))
     trainable = timed("load MiniLM again, trainable (warm files)", lambda: load_backbone("minilm", trainable=True))
     texts, _ = read_competition_dir(default_data_dir(data))
@@ -332,7 +335,7 @@ def child_startup(result_path: Path, data: str | None, batch_size: int) -> None:
         backbone = trainable if method == "finetune" else frozen
         inputs = {"ids": ids, "mask": mask} if method == "finetune" else {"states": states, "mask": mask}
         step = timed(f"{label}: build the model and its train step",
-                     lambda: train_step(model_name, options, backbone, inputs, labels))
+                     lambda: build_step(model_name, options, backbone, inputs, labels))
         timed(f"{label}: first train step (tracing + one step)", lambda: step().numpy())
         first = rows[-1]["s"]
         again = []
@@ -348,28 +351,6 @@ def child_startup(result_path: Path, data: str | None, batch_size: int) -> None:
               lambda: load_backbone("random:vinai/bertweet-base", tokenizer))
     write_json(result_path, {"rows": rows, "batch": [int(ids.shape[0]), int(ids.shape[1])],
                              "real_tokens": int(tf.reduce_sum(mask))})
-
-
-def train_step(model_name: str, options: dict, backbone, inputs, labels):
-    """A `tf.function` of one train step of the method's own model (TrainOnly, Adam), not yet traced."""
-    import tensorflow as tf
-    import tf_keras as keras
-
-    from minion_tf.methods.registry import make_method
-    from minion_tf.runs.config import RunConfig
-    from minion_tf.runs.fitting import TrainOnly, compile_for
-    from minion_tf.runs.task_data import task_spec
-
-    spec = task_spec("tweets")
-    built = make_method(model_name, options).build(RunConfig(model=model_name, options=options), backbone, spec)
-    model = TrainOnly(built.model, built.variables)
-    compile_for(model, spec, keras.optimizers.Adam(1e-4))
-
-    @tf.function
-    def step():
-        return model.train_step((inputs, labels))["loss"]
-
-    return step
 
 
 def measure_startup(args, path: Path) -> dict:

@@ -73,7 +73,7 @@ def frozen_forward(backbone, ids, mask):
 
 
 def build_step(name: str, options: dict, backbone, inputs, labels):
-    """A `tf.function` running one train step of the method on `inputs`."""
+    """A `tf.function` running one train step of the method on `inputs` (not yet traced); it returns the loss."""
     import tensorflow as tf
     import tf_keras as keras
 
@@ -87,9 +87,7 @@ def build_step(name: str, options: dict, backbone, inputs, labels):
     built = method.build(RunConfig(model=name, options=options), backbone, spec)
     model = TrainOnly(built.model, built.variables)
     compile_for(model, spec, keras.optimizers.Adam(1e-4))
-    step = tf.function(lambda: model.train_step((inputs, labels)))
-    step()  # trace and build the optimizer's slots
-    return step
+    return tf.function(lambda: model.train_step((inputs, labels))["loss"])
 
 
 def main(argv=None) -> int:
@@ -126,7 +124,7 @@ def main(argv=None) -> int:
             return backbone
         return load_backbone(args.encoder, trainable=trainable)
 
-    tokenizer = encoder().tokenizer or load_backbone().tokenizer
+    tokenizer = load_backbone().tokenizer if args.random_weights else load_backbone(args.encoder).tokenizer
     ids, mask = pick_batch(tokenizer, texts, args.batch, 64, args.batch_kind)
 
     import tensorflow as tf
@@ -150,8 +148,9 @@ def main(argv=None) -> int:
                 # one's weights get no gradient; LoRA changes its encoder in place)
                 model_backbone = encoder(trainable=True) if by_ids else backbone
                 size = next(iter(METHODS[name].values()), "")
-                steps[f"{tag}{name} {size} train step".replace("  ", " ")] = \
-                    build_step(name, METHODS[name], model_backbone, inputs, labels)
+                step = build_step(name, METHODS[name], model_backbone, inputs, labels)
+                step()  # trace and build the optimizer's slots
+                steps[f"{tag}{name} {size} train step".replace("  ", " ")] = step
     config = backbone.encoder.config
     print(f"{args.encoder}{' (random weights)' if args.random_weights else ''}: batch {args.batch} x "
           f"{int(mask.shape[1])} tokens ({int(tf.reduce_sum(mask))} real), {args.repeats} alternations, "

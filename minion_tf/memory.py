@@ -151,7 +151,7 @@ class PhasePeaks:
         self.stop()
         self.enter(phase)
         self._stop = threading.Event()
-        self.thread = threading.Thread(target=_sample_forever, args=(weakref.ref(self), self._stop, self.interval_s),
+        self.thread = threading.Thread(target=sample_forever, args=(weakref.ref(self), self._stop, self.interval_s),
                                        name="minion-memory-sampler", daemon=True)
         self.thread.start()
 
@@ -164,7 +164,7 @@ class PhasePeaks:
             self._hwm_at_entry = reading["rss_hwm"]
             self._add(reading)
 
-    def sample(self) -> None:
+    def sample_once(self) -> None:
         """Take one reading into the current phase's peaks."""
         with self._lock:
             self._sample(uss=self._samples % self.uss_every == 0)
@@ -209,13 +209,15 @@ class PhasePeaks:
         self.stop()
 
 
-def _sample_forever(peaks_ref, stop: threading.Event, interval_s: float) -> None:
+def sample_forever(target_ref, stop: threading.Event, interval_s: float) -> None:
+    """A sampler thread's loop: `target_ref()` (a weak reference).sample_once() every `interval_s` until
+    `stop` is set or the target is gone (so a forgotten sampler does not keep its thread alive)."""
     while not stop.wait(interval_s):
-        peaks = peaks_ref()
-        if peaks is None:
+        target = target_ref()
+        if target is None:
             return
-        peaks.sample()
-        del peaks
+        target.sample_once()
+        del target
 
 
 def combine_phases(summaries: list[dict]) -> dict:

@@ -46,8 +46,10 @@ def test_canonical_names_import_no_framework():
     import subprocess
     import sys
 
-    code = ("import sys; from minion_tf.backbones import canonical_encoder, minilm_dir; "
+    code = ("import sys; from minion_tf.backbones import canonical_encoder, check_encoder, minilm_dir; "
             "canonical_encoder(None); canonical_encoder(str(minilm_dir())); canonical_encoder('keras-hub:minilm'); "
+            "canonical_encoder('random:minilm'); canonical_encoder('random:vinai/bertweet-base'); "
+            "check_encoder('random:vinai/bertweet-base'); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'tf_keras', 'keras', 'keras_hub', "
             "'transformers', 'tokenizers'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

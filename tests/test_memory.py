@@ -63,7 +63,7 @@ def test_phase_peaks_from_fake_readings_take_the_high_water_mark_reached_in_a_ph
     peaks = PhasePeaks(proc=fake_proc(folder, anon=100, rss=200, hwm=200))
     peaks.enter("startup")
     fake_proc(folder, anon=300, rss=400, hwm=900)  # RSS went up to 900 kB between two samples
-    peaks.sample()
+    peaks.sample_once()
     fake_proc(folder, anon=150, rss=250, hwm=900)
     peaks.enter("train")  # the same reading ends startup and begins train
     fake_proc(folder, anon=250, rss=350, hwm=900)  # no new high-water mark: train's RSS peak is sampled

@@ -28,7 +28,7 @@ from minion_tf.callbacks.energy_config import EnergyConfig
 from minion_tf.callbacks.nvml_reader import NvmlReader
 from minion_tf.callbacks.rapl_reader import RAPL_ROOT, RaplReader
 from minion_tf.errors import MinionError
-from minion_tf.memory import lifetime_peak_rss_bytes
+from minion_tf.memory import lifetime_peak_rss_bytes, sample_forever
 
 KEYS = ("energy_kwh", "energy_counter_kwh", "cpu_energy_kwh", "power_kw", "gpu_mem_peak_gib", "rss_peak_gib",
         "duration_s")
@@ -92,7 +92,7 @@ class EnergySampler:
         self._warn_once(nvml, rapl, has_cpu)
         if background:
             session.thread = threading.Thread(
-                target=_sample_forever, args=(weakref.ref(self), session.stop, self.config.interval_s),
+                target=sample_forever, args=(weakref.ref(self), session.stop, self.config.interval_s),
                 name="minion-energy-sampler", daemon=True)
             session.thread.start()
 
@@ -236,15 +236,6 @@ class _Session:
         if self.csv is not None:
             self.csv.close()
         self.nvml.close()
-
-
-def _sample_forever(sampler_ref, stop: threading.Event, interval_s: float) -> None:
-    while not stop.wait(interval_s):
-        sampler = sampler_ref()
-        if sampler is None:
-            return
-        sampler.sample_once()
-        del sampler
 
 
 def combine(figures: list[dict]) -> dict:
