@@ -168,7 +168,6 @@ class HiddenStateCache:
         self.lengths = np.concatenate(lengths)[order] if ids else np.zeros(0, np.int64)
         self._shard = np.concatenate(shard_of)[order] if ids else np.zeros(0, np.int64)
         self._offset = np.concatenate(offset)[order] if ids else np.zeros(0, np.int64)
-        self.tokens_read = 0
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -187,7 +186,6 @@ class HiddenStateCache:
         for b, (shard, start, n) in enumerate(blocks):
             out[b, :, :n] = self._states[shard][start:start + n].transpose(1, 0, 2)
         mask = (np.arange(width) < lengths[:, None]).astype(np.int32)
-        self.tokens_read += int(lengths.sum())
         return out, mask
 
     def dataset(self, batch_size: int, labels, seed: int | None = None, with_rows: bool = False,

@@ -111,6 +111,13 @@ def test_the_bertweet_tokenizer_is_clamped_to_bertweets_embeddings(shared_data):
     assert max(int(ids.max()) for ids in clamped.encode(["face_with_tears_of_joy #MTVAwards lol"] * 2, 64)) < 64001
 
 
+def test_real_weights_refuse_a_tokenizer_larger_than_their_embeddings(shared_data, tiny_encoder_dir):
+    bertweet = shared_data / "bertweet_tokenizer" / "bertweet_tokenizers.json"
+    with pytest.raises(MinionError, match=r"66,050 ids, but .* has 30,522 embeddings"):
+        load_backbone(str(tiny_encoder_dir), str(bertweet))  # the tiny encoder has MiniLM's vocabulary
+    assert load_backbone(str(tiny_encoder_dir), str(minilm_dir() / "tokenizer.json")).encoder is not None
+
+
 @pytest.mark.parametrize("model,options", [("minion", {"hidden": 8}), ("finetune", {})])
 def test_a_short_run_works_and_caches_apart_from_the_real_encoder(model, options, tiny_encoder_dir, tweet_dir,
                                                                  tmp_path):

@@ -30,7 +30,8 @@ import numpy as np
 
 from minion_tf.backbones import transformers_tf
 from minion_tf.backbones.transformers_tf import (Backbone, encoder_from_config, known_config_path, known_encoders,
-                                                 load_config, load_tokenizer, resolve_encoder_dir)
+                                                 load_config, load_tokenizer, resolve_encoder_dir,
+                                                 tokenizer_size)
 from minion_tf.errors import MinionError
 from minion_tf.text_tokenizer import TextTokenizer
 
@@ -64,12 +65,6 @@ class ClampedTokenizer(TextTokenizer):
 
 def _label(name: str | None) -> str:
     return f"{PREFIX}:{transformers_tf._label(name or None)}"
-
-
-def tokenizer_size(tokenizer: TextTokenizer) -> int:
-    """Number of ids `tokenizer` can give (added tokens included)."""
-    backend = tokenizer.backend
-    return int(backend.get_vocab_size(with_added_tokens=True) if hasattr(backend, "get_vocab_size") else len(backend))
 
 
 def _unk_id(tokenizer: TextTokenizer) -> int | None:

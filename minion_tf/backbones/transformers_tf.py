@@ -290,9 +290,19 @@ def load_backbone(name: str | None = None, tokenizer: str | None = None, trainab
     directory = resolve_encoder_dir(name)
     transformers = _quiet_transformers()
     config = transformers.AutoConfig.from_pretrained(str(directory))
+    tok = load_tokenizer(directory, tokenizer)
+    if tokenizer is not None and (size := tokenizer_size(tok)) > config.vocab_size:
+        raise MinionError(f"--tokenizer {tokenizer}: {size:,} ids, but {_label(name)} has {config.vocab_size:,} "
+                          "embeddings (its higher ids have none); use the encoder's own tokenizer")
     encoder = _load_weights(directory, config)
     encoder.trainable = trainable
-    return Backbone(name=_label(name), encoder=encoder, tokenizer=load_tokenizer(directory, tokenizer), config=config)
+    return Backbone(name=_label(name), encoder=encoder, tokenizer=tok, config=config)
+
+
+def tokenizer_size(tokenizer: TextTokenizer) -> int:
+    """Number of ids `tokenizer` can give (added tokens included)."""
+    backend = tokenizer.backend
+    return int(backend.get_vocab_size(with_added_tokens=True) if hasattr(backend, "get_vocab_size") else len(backend))
 
 
 def load_tokenizer(directory: Path, tokenizer: str | None = None) -> TextTokenizer:
