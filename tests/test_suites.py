@@ -1,7 +1,7 @@
 """The run lists behind results/glue and results/imdb: what each suite runs, with distinct run folders."""
 from collections import Counter
 
-from minion_tf.runs.suites import GLUE_TASKS, glue_suite, imdb_suite
+from minion_tf.runs.suites import GLUE_TASKS, glue_suite, imdb_suite, tweet_suite
 
 
 def test_glue_suite_runs_full_and_every_last_k_at_both_rates_plus_every_glue_method(tmp_path):
@@ -23,3 +23,12 @@ def test_imdb_suite_runs_the_ucsd_methods_lora_lst_and_minion_at_both_splits_wit
         (m, f) for m in (*ucsd, "lora", "lst", "minion") for f in (0.9, 0.3))
     assert len({c.run_dir() for c in configs}) == 16
     assert all(c.resolved_patience() == 0 and c.epochs == 10 for c in configs)
+
+
+def test_tweet_suite_runs_every_eth_method_once_first_then_read_and_minion_at_the_other_h(tmp_path):
+    configs = tweet_suite({"out": str(tmp_path), "max_examples": None})
+    labels = [c.label() for c in configs]
+    assert labels == ["fasttext", "finetune", "lora-8", "read-64", "minion-64", "lst-8",
+                      "read-8", "minion-8", "read-256", "minion-256"]
+    assert len({c.run_dir() for c in configs}) == 10 and all(c.task == "tweets" and c.max_examples is None
+                                                             for c in configs)

@@ -134,7 +134,7 @@ class Method(ABC):
     kind: ClassVar[tuple[str, str]] = ("transformer", "")
     #: place in the tables (families together: fastText, fine-tuning family, side networks)
     order: ClassVar[int] = 1000
-    #: the reports' suites it joins ("glue", "imdb"): see `runs.suites`
+    #: the reports' suites it joins ("tweets", "glue", "imdb"): see `runs.suites`
     suites: ClassVar[tuple[str, ...]] = ()
     #: run fields that do not change this method's result (left out of its run key)
     ignores: ClassVar[tuple[str, ...]] = ()

@@ -52,6 +52,7 @@ class FastText(Method):
     name = "fasttext"
     kind = ("bag of words", "supervised fastText (SGD)")
     order = 0
+    suites = ("tweets",)
     ignores = ("encoder", "tokenizer", "max_length", "batch_size", "patience", "min_delta")
 
     def default_lr(self) -> float:

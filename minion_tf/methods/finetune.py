@@ -14,7 +14,7 @@ class FineTune(EncoderMethod):
     name = "finetune"
     kind = ("transformer", "full fine-tuning")
     order = 10
-    suites = ("glue", "imdb")
+    suites = ("tweets", "glue", "imdb")
 
     def display_name(self, encoder: str) -> str:
         return f"{encoder} (fine-tuned)"

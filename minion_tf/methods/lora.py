@@ -39,7 +39,7 @@ class LoRA(EncoderMethod):
     Config = LoRAConfig
     kind = ("transformer", "low-rank adaptation (LoRA)")
     order = 70
-    suites = ("glue", "imdb")
+    suites = ("tweets", "glue", "imdb")
 
     def default_lr(self) -> float:
         """5e-4: Hu et al. 2021, Appendix D, Table 9 (RoBERTa-base on GLUE, r = alpha = 8, AdamW, batch 16)

@@ -33,7 +33,7 @@ class LadderSideTuning(SideNetworkMethod):
     Config = LSTConfig
     kind = ("transformer + transformer side network", "side-tuning, Ladder Side-Tuning (Sung et al. 2022)")
     order = 100
-    suites = ("glue", "imdb")
+    suites = ("tweets", "glue", "imdb")
 
     def default_lr(self) -> float:
         """1e-3, not Sung et al.'s 3e-3 (LST r = 8 on GLUE with T5-base, `scripts/ladder_side_tuning_base.sh`

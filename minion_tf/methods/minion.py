@@ -30,7 +30,7 @@ class Minion(SideNetworkMethod):
     Config = HiddenConfig
     kind = ("transformer + GRU side network", "side-tuning, MINION (orthogonal RNN over tokens)")
     order = 90
-    suites = ("glue", "imdb")
+    suites = ("tweets", "glue", "imdb")
 
     def default_lr(self) -> float:
         """The paper's rates: MINION-8 1e-3, MINION-64/256 3e-4 (1e-3 below h = 64)."""

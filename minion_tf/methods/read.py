@@ -20,6 +20,7 @@ class Read(SideNetworkMethod):
     Config = HiddenConfig
     kind = ("transformer + GRU side network", "side-tuning, READ (parallel RNN over layers)")
     order = 80
+    suites = ("tweets",)
 
     def default_lr(self) -> float:
         """The paper's rate for READ at every h."""

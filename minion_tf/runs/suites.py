@@ -1,4 +1,5 @@
-"""The run lists behind the reports' results: the Pittsburgh GLUE comparison and the UCSD IMDb one.
+"""The run lists behind the reports' results: the ETH tweet comparison, the Pittsburgh GLUE comparison
+and the UCSD IMDb one.
 
 Each suite is a list of `RunConfig`s over one `base` (encoder, caps, epochs, out, ...); running
 them one by one with `runner.run` skips finished runs and resumes a cut one.
@@ -10,16 +11,17 @@ Example:
 """
 from __future__ import annotations
 
-from minion_tf.methods.registry import methods
+from minion_tf.methods.registry import method_class, methods
 from minion_tf.runs.config import RunConfig
 
 PITTSBURGH_LRS = (2e-5, 1e-3)
 GLUE_TASKS = ("rte", "mrpc", "stsb", "cola", "sst2")
 PITTSBURGH = ("finetune", "freeze")  # run at both Pittsburgh rates; the others at their own
+TWEET_HIDDENS = (64, 8, 256)  # READ's and MINION's h on tweets; the first joins the first pass
 
 
 def suite_models(suite: str) -> list[str]:
-    """The methods that join `suite` ("glue" or "imdb": each method's `suites`), in table order."""
+    """The methods that join `suite` ("tweets", "glue" or "imdb": each method's `suites`), in table order."""
     chosen = [cls for cls in methods().values() if suite in cls.suites]
     return [cls.name for cls in sorted(chosen, key=lambda c: (c.order, c.name))]
 
@@ -45,3 +47,17 @@ def imdb_suite(base: dict, fractions=(0.9, 0.3), models=None) -> list[RunConfig]
     """The UCSD methods (and every other method that joins the IMDb suite) at each train fraction."""
     return [RunConfig(**{**base, "task": "imdb", "model": model, "train_fraction": fraction})
             for fraction in fractions for model in (models or suite_models("imdb"))]
+
+
+def tweet_suite(base: dict, hiddens=TWEET_HIDDENS) -> list[RunConfig]:
+    """Every method that joins the tweet suite (fastText, full fine-tuning, LoRA-8, READ, MINION, LST-8), the
+    ones sized by `hidden` (READ, MINION) at each of `hiddens`, the others at their default size.
+
+    Every method at its first size comes first, then the other sizes: a suite cut short for time
+    has every method once, with READ and MINION at the same h.
+    """
+    models = suite_models("tweets")
+    first = [RunConfig(**{**base, "model": m, "options": {"hidden": hiddens[0]}}
+                       if method_class(m).size_option == "hidden" else {**base, "model": m}) for m in models]
+    return first + [RunConfig(**{**base, "model": m, "options": {"hidden": h}})
+                    for h in hiddens[1:] for m in models if method_class(m).size_option == "hidden"]
