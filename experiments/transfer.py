@@ -34,6 +34,9 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seeds", type=int, default=1, help="seeds per configuration, averaged in the table")
+    p.add_argument("--seeded", nargs="+", default=None, metavar="LABEL",
+                   help="glue: only these runs (e.g. finetune freeze-4 bitfit minion-64) take --seeds seeds, at "
+                        "2e-5 or their own rate; the others one (default: every run)")
     p.add_argument("--out", default="runs/transfer", help="folder of the runs")
     p.add_argument("--results", default="results/glue", help="folder of the tables and plots")
     args = p.parse_args(argv)
@@ -42,7 +45,7 @@ def main(argv=None) -> int:
             "batch_size": args.batch_size, "seeds": args.seeds, "out": args.out}
 
     def action():
-        configs = glue_suite(base, args.tasks) if args.suite == "glue" else imdb_suite(base, args.fractions)
+        configs = glue_suite(base, args.tasks, seeded=args.seeded) if args.suite == "glue" else imdb_suite(base, args.fractions)
         for i, config in enumerate(configs, 1):
             print(f"[{i}/{len(configs)}] {config.task} {config.label()} lr {config.resolved_lr():g}", flush=True)
             run(config)

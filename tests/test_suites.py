@@ -32,3 +32,13 @@ def test_tweet_suite_runs_every_eth_method_once_first_then_read_and_minion_at_th
                       "read-8", "minion-8", "read-256", "minion-256"]
     assert len({c.run_dir() for c in configs}) == 10 and all(c.task == "tweets" and c.max_examples is None
                                                              for c in configs)
+
+
+def test_glue_suite_seeds_only_the_chosen_runs_of_the_first_arm(tmp_path):
+    seeded = ("finetune", "freeze-4", "freeze-2", "bitfit", "lora-8", "minion-64")
+    configs = glue_suite({"out": str(tmp_path), "seeds": 2}, tasks=("rte",), seeded=seeded)
+    two = [c for c in configs if c.seeds == 2]
+    assert sorted(c.label() for c in two) == sorted(seeded)
+    assert all(c.resolved_lr() == 2e-5 for c in two if c.model in ("finetune", "freeze"))  # not the 1e-3 arm
+    assert len(configs) - len(two) == 9 and all(c.seeds in (1, 2) for c in configs)
+    assert all(c.seeds == 2 for c in glue_suite({"out": str(tmp_path), "seeds": 2}, tasks=("rte",)))

@@ -11,6 +11,8 @@ Example:
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from minion_tf.methods.registry import method_class, methods
 from minion_tf.runs.config import RunConfig
 
@@ -26,12 +28,13 @@ def suite_models(suite: str) -> list[str]:
     return [cls.name for cls in sorted(chosen, key=lambda c: (c.order, c.name))]
 
 
-def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1)) -> list[RunConfig]:
+def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1), seeded=None) -> list[RunConfig]:
     """Full and last-k fine-tuning at both Pittsburgh rates, and every other GLUE method (BitFit,
     prompt, MINION-64, LoRA-8, LST-8, ...) at its default size and rate, on each task.
 
     Every task's runs at 2e-5 (and the others at their own rates) come first, then the 1e-3 arm:
-    a suite cut short for time has covered every task and method once.
+    a suite cut short for time has covered every task and method once. With `seeded` (labels such
+    as ``"freeze-4"``), only those runs of the first arm take `base`'s ``seeds``, every other run one.
     """
     first, second = [], []
     for task in tasks:
@@ -40,6 +43,9 @@ def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1)) -> list[RunCo
                 arm.append(RunConfig(**{**base, "task": task, "model": model, "options": options, "lr": lr}))
         first += [RunConfig(**{**base, "task": task, "model": model})
                   for model in suite_models("glue") if model not in PITTSBURGH]
+    if seeded is not None:
+        first = [c if c.label() in seeded else replace(c, seeds=1) for c in first]
+        second = [replace(c, seeds=1) for c in second]
     return first + second
 
 
