@@ -136,11 +136,12 @@ def write_tables(args, command: str) -> None:
             writer.writerow([f"{r[c]:.4f}" if isinstance(r[c], float) else r[c] for c in COLUMNS])
     data = rows[0]["data"] if rows else {}
     sizes = ", ".join(f"{t} {d['train']}/{d['dev']}" for t, d in data.items())
+    dev = f"dev sets capped at {args.max_dev_examples} per task" if args.max_dev_examples else "whole dev sets"
     lines = [
         "# Multi-task minBERT ablation (CS224N reports, DESIGN.md item 2)", "",
         f"Command: `{command}`", "",
         f"Scale: encoder {args.encoder} (all-MiniLM-L6-v2 for `minilm`), {args.max_examples} training "
-        f"examples per task, dev sets capped at {args.max_dev_examples} per task (train/dev: {sizes}), "
+        f"examples per task, {dev} (train/dev: {sizes}), "
         f"{args.epochs} joint epochs of mixed batches ({args.batch_size} examples of each task per step), "
         f"max length {args.max_length} tokens, Adam lr {args.lr:g}, seed {args.seed}, one run per row, "
         "CPU only (2 shared cores). Paraphrase trains on a seeded 90/10 split of `quora-dev.csv` "
