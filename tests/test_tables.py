@@ -1,26 +1,15 @@
 """Tables I-II and the calibration figure, from fabricated but valid run JSONs only."""
 import csv
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from fake_runs import outputs, record, save_outputs, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
-NAN = math.nan
-
-
-def record(model, hidden, lr, trainable, total, accuracy, ace, mce, rss, wall, energy=NAN):
-    bins = {"confidence": [0.1, 0.5, NAN, 0.9], "accuracy": [0.2, 0.5, NAN, 0.8], "count": [3, 4, 0, 3],
-            "edges": [0, 0.25, 0.5, 0.75, 1]}
-    return {"config": {"model": model, "hidden": hidden, "lr": lr, "encoder": "minilm"},
-            "params": {"trainable": trainable, "total": total}, "data": {"train": 800, "val": 100, "test": 100},
-            "test": {"accuracy": accuracy, "ace": ace, "mce": mce, "examples": 100, "reliability": bins},
-            "energy": {"energy_kwh": energy, "cpu_energy_kwh": NAN, "power_kw": NAN, "gpu_mem_peak_gib": NAN,
-                       "rss_peak_gib": rss},
-            "timings": {"train_s": wall - 10, "total_s": wall}, "epochs": [{"val_accuracy": accuracy}]}
 
 
 @pytest.fixture()
@@ -54,9 +43,12 @@ def test_tables_have_the_paper_rows_in_order_with_the_expected_figures(runs, tmp
     assert float(minion["MCE %"]) == pytest.approx(10.0) and float(minion["peak RSS GiB"]) == 2.5
     assert float(minion["wall s"]) == 300 and minion["GPU energy kWh"] == "" and minion["train n"] == "800"
     md = (tmp_path / "results" / "table2.md").read_text()
-    assert "| MINION-64 | 800 | 100 | 80 | 2 | 10 | — |" in md
+    assert "| MINION-64 | 800 | 100 | 80 | — | 2 | — | 10 | — | — | — |" in md  # no saved outputs, no intervals
     assert "Not measurable on this machine (shown as —): GPU energy kWh, CPU energy kWh, power kW, GPU peak GiB" in md
     assert (tmp_path / "results" / "calibration.png").stat().st_size > 1000
+    claims = (tmp_path / "results" / "claims.md").read_text()
+    assert ("| (a) MINION-64 accuracy within 1 point of full fine-tuning | cannot tell at this scale | "
+            "no paired test outputs") in claims
 
 
 def test_a_measured_energy_is_shown_and_not_called_unmeasurable(runs, tmp_path):
@@ -68,7 +60,7 @@ def test_a_measured_energy_is_shown_and_not_called_unmeasurable(runs, tmp_path):
     path.write_text(json.dumps(rec))
     build_tables(runs, tmp_path / "out")
     md = (tmp_path / "out" / "table2.md").read_text()
-    assert "| READ-8 | 800 | 100 | 78 | 3 | 15 | 0.85 |" in md
+    assert "| READ-8 | 800 | 100 | 78 | — | 3 | — | 15 | — | — | 0.85 |" in md
     assert "measurable on this machine (shown as —): CPU energy kWh, power kW, GPU peak GiB" in md
 
 
@@ -103,3 +95,65 @@ def test_old_and_new_style_records_get_registry_names_and_an_unregistered_model_
     assert (table1[2]["type"], table1[2]["training method"]) == ("transformer", "last-k fine-tuning")
     assert (table1[-1]["type"], table1[-1]["training method"]) == ("?", "adapter")
     assert [r["model"] for r in csv.DictReader(open(tmp_path / "out" / "table2.csv"))][-1] == "adapter"
+
+
+def _read_table2(folder):
+    return {r["model"]: r for r in csv.DictReader(open(folder / "table2.csv"))}
+
+
+def test_table2_intervals_and_paired_differences_come_from_the_saved_test_outputs(runs, tmp_path):
+    from minion_tf.reports.tables import build_tables
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 100)
+    finetune = rng.random(100) < 0.7
+    better = finetune.copy()
+    better[np.flatnonzero(~finetune)[:10]] = True  # right on 10 more of the 100
+    save_outputs(runs / "finetune-h64-lr2e-05-s0-dd", outputs(labels, finetune, 0.9), labels)
+    save_outputs(runs / "minion-h64-lr0.0003-s0-aa", outputs(labels, better), labels)
+    save_outputs(runs / "read-h8-lr0.001-s0-cc", outputs(labels, finetune, 0.9), labels)  # fine-tuning's own
+    build_tables(runs, tmp_path / "out")
+    rows = _read_table2(tmp_path / "out")
+    ft, minion, read = rows["MiniLM-L6 (fine-tuned)"], rows["MINION-64"], rows["READ-8"]
+
+    draws = finetune[np.random.default_rng(0).integers(0, 100, (2000, 100))].mean(axis=1)  # the same resamples
+    assert float(ft["accuracy % low"]) == pytest.approx(100 * np.percentile(draws, 2.5))
+    assert float(ft["accuracy % high"]) == pytest.approx(100 * np.percentile(draws, 97.5))
+    assert float(ft["ACE % low"]) <= float(ft["ACE % high"])
+    assert ft["accuracy vs FT pts"] == ft["ACE vs FT pts low"] == ""  # the baseline has no difference
+    assert float(minion["accuracy vs FT pts"]) == pytest.approx(10.0)
+    assert 0 < float(minion["accuracy vs FT pts low"]) < 10 < float(minion["accuracy vs FT pts high"])
+    for column in ("accuracy vs FT pts", "ACE vs FT pts"):
+        assert [float(read[c]) for c in (column, f"{column} low", f"{column} high")] == [0.0, 0.0, 0.0]
+    assert rows["FastText"]["accuracy % low"] == rows["FastText"]["accuracy vs FT pts"] == ""  # no saved outputs
+    md = (tmp_path / "out" / "table2.md").read_text()
+    assert "| READ-8 | 800 | 100 | 78 | [" in md and "| +0.0 [+0.0, +0.0] | +0.0 [+0.0, +0.0] |" in md
+    assert f"| +10.0 [+{float(minion['accuracy vs FT pts low']):.1f}, " in md
+    assert "95 % CI: percentile bootstrap over the test examples (2,000 resamples, seed 0)" in md
+
+
+def test_no_difference_against_other_test_examples_or_a_baseline_without_outputs(tmp_path):
+    from minion_tf.reports.compare import score_difference
+    from minion_tf.reports.tables import load_records, table2_rows
+
+    labels = np.arange(40) % 2
+    for name, model in (("a", "finetune"), ("b", "minion"), ("c", "read")):
+        folder = write_run(tmp_path, name, record(model, 64, 1e-3, 1, 2, 0.5, 0.1, 0.1, 1.0, 20, test=40))
+        if name != "c":
+            save_outputs(folder, outputs(labels, labels == 0), labels[::-1] if name == "b" else labels)
+    assert score_difference(tmp_path / "a", tmp_path / "b", "accuracy") is None  # labels differ
+    assert score_difference(tmp_path / "a", tmp_path / "c", "accuracy") is None  # no outputs
+    records = {r["config"]["model"]: r for r in load_records(tmp_path)}
+    rows = {r["model"]: r for r in table2_rows(list(records.values()))}
+    assert rows["MINION-64"]["accuracy vs FT pts"] is None and rows["MINION-64"]["accuracy % low"] is not None
+    assert rows["READ-64"]["ACE vs FT pts high"] is None and rows["READ-64"]["ACE % low"] is None
+
+
+def test_the_baseline_is_the_fine_tuning_run_with_the_best_validation_accuracy_at_the_same_scale(tmp_path):
+    from minion_tf.reports.tables import best_runs, load_records
+
+    write_run(tmp_path, "ft-a", record("finetune", 64, 2e-5, 1, 2, 0.80, 0.1, 0.1, 1.0, 20))
+    write_run(tmp_path, "ft-b", record("finetune", 64, 1e-4, 1, 2, 0.85, 0.1, 0.1, 1.0, 20))
+    write_run(tmp_path, "ft-small", record("finetune", 64, 2e-5, 1, 2, 0.90, 0.1, 0.1, 1.0, 20, train=80))
+    best = best_runs(load_records(tmp_path), "finetune")
+    assert {k: v["config"]["lr"] for k, v in best.items()} == {("minilm", 800): 1e-4, ("minilm", 80): 2e-5}

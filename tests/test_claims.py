@@ -1,0 +1,104 @@
+"""The papers' claims as verdicts, from fabricated run folders (run.json + saved test outputs)."""
+import math
+
+import numpy as np
+import pytest
+from fake_runs import outputs, record, save_outputs, write_run
+
+from minion_tf.errors import MinionError
+from minion_tf.reports.claims import (FAILS, HOLDS, UNSURE, accuracy_claim, build_claims, claim_rows, verdict)
+from minion_tf.reports.tables import load_records
+
+LABELS = np.random.default_rng(2).integers(0, 2, 400)
+RIGHT = np.random.default_rng(3).random(400) < 0.8  # full fine-tuning is right on these
+
+
+def _run(runs, name, model, hidden, correct, confidence=0.8, train_s=100.0, memory=None, train=800):
+    rec = record(model, hidden, 1e-3, 1, 2, float(correct.mean()), 0.1, 0.1, 1.0, train_s + 10, train=train,
+                 test=LABELS.size)
+    rec["memory"] = memory or {"train": {"private_peak_gib": 1.0, "rss_peak_gib": 2.0}}
+    folder = write_run(runs, name, rec)
+    save_outputs(folder, outputs(LABELS, correct, confidence), LABELS)
+    return folder
+
+
+def _changed(correct, wrong=0, right=0):
+    """`correct` wrong on `wrong` more of its right examples and right on `right` more of its wrong ones."""
+    out = correct.copy()
+    out[np.flatnonzero(correct)[:wrong]] = False
+    out[np.flatnonzero(~correct)[:right]] = True
+    return out
+
+
+def _verdicts(rows):
+    return {(r["claim"], r["numbers"].split("; ")[-1]): r["verdict"] for r in rows}
+
+
+def test_verdict_gives_each_outcome_and_cannot_tell_on_the_threshold():
+    assert verdict(-0.4, 0.9, threshold=-1.0) == HOLDS
+    assert verdict(-2.5, -1.2, threshold=-1.0) == FAILS
+    assert verdict(-1.5, 0.3, threshold=-1.0) == UNSURE
+    assert verdict(-1.0, 0.3, threshold=-1.0) == verdict(-2.0, -1.0, threshold=-1.0) == UNSURE  # boundary
+    assert verdict(-0.3, -0.1, better="lower") == HOLDS and verdict(0.1, 0.3, better="lower") == FAILS
+    assert verdict(0.0, 0.0) == UNSURE and verdict(math.nan, math.nan) == UNSURE
+    assert verdict(0.5, 0.5, 1.0, "lower") == HOLDS  # a single measurement: an interval of one point
+    with pytest.raises(MinionError, match="better must be 'higher' or 'lower'"):
+        verdict(0.0, 1.0, better="more")
+
+
+def test_claims_on_synthetic_runs(tmp_path):
+    _run(tmp_path, "ft", "finetune", 64, RIGHT, confidence=0.99, train_s=1000.0)  # overconfident
+    _run(tmp_path, "minion", "minion", 64, RIGHT, train_s=90.0,  # same predictions, better calibrated
+         memory={"cache": {"private_peak_gib": 3.0}, "train": {"private_peak_gib": 2.4}})
+    _run(tmp_path, "read", "read", 64, _changed(RIGHT, wrong=20))
+    _run(tmp_path, "read8", "read", 8, RIGHT)
+    rows = claim_rows(load_records(tmp_path))
+    by_claim = {r["claim"]: r for r in rows}
+    assert [r["claim"][:3] for r in rows] == ["(a)", "(b)", "(c)", "(c)", "(d)", "(d)"]
+
+    a = by_claim["(a) MINION-64 accuracy within 1 point of full fine-tuning"]
+    assert a["verdict"] == HOLDS
+    assert a["numbers"] == "MINION-64 - full FT: +0.0 [+0.0, +0.0] pts accuracy; MiniLM-L6, n = 800 train, 400 test"
+    assert by_claim["(b) MINION-64 ACE below full fine-tuning's"]["verdict"] == HOLDS
+    c64 = by_claim["(c) MINION-64 at least as accurate as READ-64"]
+    assert c64["verdict"] == HOLDS and c64["numbers"].startswith("MINION-64 - READ-64: +5.0 [+")
+    c8 = by_claim["(c) MINION-8 at least as accurate as READ-8"]
+    assert (c8["verdict"], c8["numbers"]) == (UNSURE, "no run of MINION-8 at MiniLM-L6, n = 800 train")
+    time = by_claim["(d) side-tuning (MINION-64) time below full fine-tuning's"]  # whole runs: train + 10 s
+    assert time["verdict"] == HOLDS and time["numbers"].startswith("MINION-64 / full FT = 0.10 (100.0 / 1010.0 s, whole")
+    assert "single measurements, no interval" in time["numbers"]
+    memory = by_claim["(d) side-tuning (MINION-64) peak private memory below full fine-tuning's"]
+    assert memory["verdict"] == FAILS and "= 3.00 (3.0 / 1.0 GiB, all phases)" in memory["numbers"]  # cache peak
+
+
+def test_accuracy_claim_per_scale_does_not_hold_or_cannot_tell(tmp_path):
+    _run(tmp_path, "ft", "finetune", 64, RIGHT)
+    _run(tmp_path, "minion", "minion", 64, _changed(RIGHT, wrong=20))  # 5 points worse
+    _run(tmp_path, "ft-small", "finetune", 64, RIGHT, train=80)
+    _run(tmp_path, "minion-small", "minion", 64, _changed(RIGHT, wrong=4, right=4), train=80)  # as good, noisily
+    got = _verdicts(accuracy_claim(load_records(tmp_path)))
+    claim = "(a) MINION-64 accuracy within 1 point of full fine-tuning"
+    assert got == {(claim, "MiniLM-L6, n = 80 train, 400 test"): UNSURE,
+                   (claim, "MiniLM-L6, n = 800 train, 400 test"): FAILS}
+
+
+def test_missing_runs_or_outputs_give_cannot_tell_and_no_crash(tmp_path):
+    write_run(tmp_path / "only", "fasttext", record("fasttext", 64, 0.1, 1, 1, 0.7, 0.1, 0.1, 1.0, 5))
+    rows = claim_rows(load_records(tmp_path / "only"))
+    assert {r["verdict"] for r in rows} == {UNSURE} and all("no run" in r["numbers"] for r in rows)
+    assert len(rows) == 5  # (a), (b), (c) without any h, (d) time and memory
+
+    write_run(tmp_path / "bare", "ft", record("finetune", 64, 2e-5, 1, 2, 0.8, 0.1, 0.1, 1.0, 50))  # no .npy
+    _run(tmp_path / "bare", "minion", "minion", 64, RIGHT)
+    (a,) = accuracy_claim(load_records(tmp_path / "bare"))
+    assert a["verdict"] == UNSURE and a["numbers"].startswith("no paired test outputs")
+
+
+def test_build_claims_writes_the_table(tmp_path):
+    _run(tmp_path / "runs", "ft", "finetune", 64, RIGHT)
+    paths = build_claims(tmp_path / "runs", tmp_path / "out")
+    assert paths == [tmp_path / "out" / "claims.md", tmp_path / "out" / "claims.csv"]
+    md = paths[0].read_text()
+    assert md.startswith("| claim | verdict | numbers |\n")
+    assert "| (a) MINION-64 accuracy within 1 point of full fine-tuning | cannot tell at this scale | no run of " in md
+    assert "judged per scale on the run of each method with the best validation accuracy" in md
