@@ -13,6 +13,7 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
+from minion_tf.distribute import make_strategy, worker_role
 from minion_tf.errors import MinionError
 from minion_tf.memory import free_unused
 from minion_tf.methods.base import parameter_count
@@ -32,7 +33,13 @@ def fit_keras(method, config, data, run_dir: Path, callbacks_for, phase=lambda n
     """
     from minion_tf.backbones import load_backbone
 
-    with precision_policy(config.precision):  # the models built here compute in it; the caller's policy after
+    strategy = make_strategy(config.strategy)  # before any other TensorFlow op (multiworker needs it so)
+    replicas = strategy.num_replicas_in_sync
+    if config.strategy != "none":
+        print(f"--strategy {config.strategy}: {replicas} replicas ({worker_role().workers} workers), "
+              f"{config.batch_size / replicas:g} of each batch of {config.batch_size} per replica", flush=True)
+    # the models built here compute in the policy and have their variables on every replica
+    with strategy.scope(), precision_policy(config.precision):
         backbone = load_backbone(config.encoder, config.tokenizer, trainable=method.trains_encoder)
         backbone.check_max_length(config.max_length)
         if backbone.precision() != POLICY_DTYPES[config.precision]:
@@ -55,15 +62,18 @@ def fit_keras(method, config, data, run_dir: Path, callbacks_for, phase=lambda n
         optimizer = keras.optimizers.Adam(config.resolved_lr(), beta_1=0.9, beta_2=0.999)
         compile_for(model, data.spec, optimizer)  # float16: the optimizer gets loss scaling
     phase("train")
-    fit = fit_epochs(config, data.spec, run_dir, model, built.trained, optimizer, feeds.splits, callbacks_for,
-                     built.variables)
+    with strategy.scope():  # the optimizer's slots on the replicas too
+        fit = fit_epochs(config, data.spec, run_dir, model, built.trained, optimizer, feeds.splits, callbacks_for,
+                         built.variables)
     phase("test")
     start = time.perf_counter()
     test_probs = predict_tests(model, feeds.splits, data, config.batch_size)
     timings = {**feeds.timings, "train_s": fit["train_s"], "test_s": time.perf_counter() - start}
     method.save(run_dir, built, config, backbone, data.spec)
     return {"history": fit["history"], "best_epoch": fit["best_epoch"], "test_probs": test_probs,
-            "timings": timings, "params": {"trainable": trainable, "total": built.total}, "details": feeds.details}
+            "timings": timings, "params": {"trainable": trainable, "total": built.total},
+            "details": {**feeds.details, "distribute": {"strategy": config.strategy, "replicas": replicas,
+                                                        "workers": worker_role().workers}}}
 
 
 class TrainOnly(keras.Model):
@@ -82,6 +92,10 @@ class TrainOnly(keras.Model):
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sample_weight)
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            if replicas > 1:  # Keras takes each replica's mean / replicas: the global mean only when they hold
+                local = tf.cast(tf.shape(y)[0], loss.dtype)  # as many examples; a bucket's short batch does not
+                loss *= replicas * local / tf.distribute.get_replica_context().all_reduce("sum", local)
         self.optimizer.minimize(loss, self.train_variables, tape=tape)  # loss scaling too, under mixed precision
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
