@@ -1,14 +1,16 @@
-"""Where a run trains, on `tf.distribute`: one device, the local devices, or several workers.
+"""Where a run trains, on `tf.distribute`: one device, or the local devices.
 
 - ``none``: TensorFlow's default strategy (one device).
 - ``mirrored``: `tf.distribute.MirroredStrategy` over the local GPUs; on a machine without GPUs,
   over its logical CPU devices (one, unless the program made more with
   `tf.config.set_logical_device_configuration` before TensorFlow started).
-- ``multiworker``: `tf.distribute.MultiWorkerMirroredStrategy`, configured by ``TF_CONFIG`` as
-  TensorFlow documents it; the ``chief`` task, or worker 0 when there is none, is the chief.
 
 ``--batch-size`` stays the global batch: each of N replicas computes batch / N examples a step,
 and the learning rate is not rescaled.
+
+Several workers (`tf.distribute.MultiWorkerMirroredStrategy` from ``TF_CONFIG``) are not a strategy
+here yet; `worker_role` reads the cluster (the ``chief`` task, or worker 0 when there is none, is
+the chief) for what they will need: a run folder only the chief writes.
 
 Example:
     >>> strategy = make_strategy("mirrored")
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 
 from minion_tf.errors import MinionError
 
-STRATEGIES = ("none", "mirrored", "multiworker")
+STRATEGIES = ("none", "mirrored")
 
 
 def check_strategy(name: str) -> None:
@@ -67,13 +69,7 @@ def make_strategy(name: str):
     check_strategy(name)
     if name == "none":
         return tf.distribute.get_strategy()
-    if name == "mirrored":
-        gpus = tf.config.list_logical_devices("GPU")
-        devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
-        # NCCL all-reduce is for GPUs; CPU replicas add up their gradients on one device
-        return tf.distribute.MirroredStrategy(devices, None if gpus else tf.distribute.ReductionToOneDevice())
-    if not os.environ.get("TF_CONFIG"):
-        raise MinionError("--strategy multiworker: set TF_CONFIG on every worker (the cluster's addresses and this "
-                          "task's type and index), as https://www.tensorflow.org/guide/distributed_training says")
-    worker_role()  # a malformed TF_CONFIG fails here in one line
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
+    # NCCL all-reduce is for GPUs; CPU replicas add up their gradients on one device
+    return tf.distribute.MirroredStrategy(devices, None if gpus else tf.distribute.ReductionToOneDevice())

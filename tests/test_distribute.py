@@ -40,7 +40,7 @@ def test_a_malformed_tf_config_is_one_line(monkeypatch, raw, match):
 
 
 def test_the_strategy_is_checked_keyed_only_when_set_and_refused_where_keras_does_not_train():
-    with pytest.raises(MinionError, match="--strategy must be one of none, mirrored, multiworker"):
+    with pytest.raises(MinionError, match="--strategy must be one of none, mirrored, got 'tpu'"):
         check_strategy("tpu")
     plain = RunConfig(model="minion", options={"hidden": 64})
     mirrored = RunConfig(model="minion", options={"hidden": 64}, strategy="mirrored")
@@ -50,14 +50,6 @@ def test_the_strategy_is_checked_keyed_only_when_set_and_refused_where_keras_doe
         task = {"multitask": {"task": "minbert"}}.get(model, {})
         with pytest.raises(MinionError, match="goes with the methods Keras trains"):
             RunConfig(model=model, strategy="mirrored", **task)
-
-
-def test_multiworker_without_tf_config_is_one_line(monkeypatch):
-    from minion_tf.distribute import make_strategy
-
-    monkeypatch.delenv("TF_CONFIG", raising=False)
-    with pytest.raises(MinionError, match="multiworker: set TF_CONFIG on every worker"):
-        make_strategy("multiworker")
 
 
 MIRRORED = """

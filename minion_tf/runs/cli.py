@@ -102,8 +102,8 @@ def add_shared_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-budget-gb", type=float, default=20.0,
                    help="stream instead of caching when the cache would exceed this (default 20)")
     p.add_argument("--strategy", choices=STRATEGIES, default="none",
-                   help="none (default: one device), mirrored (the local GPUs, or logical CPUs), or multiworker "
-                        "(TF_CONFIG's workers); --batch-size is the global batch")
+                   help="none (default: one device) or mirrored (the local GPUs, or the logical CPU devices); "
+                        "--batch-size is the global batch")
     p.add_argument("--precision", choices=tuple(POLICIES), default="float32",
                    help="float32 (default), or mixed precision (float32 weights) computing in bfloat16 (CPUs with "
                         "AVX512_BF16/AMX, recent GPUs) or float16 (GPUs): the frozen forward, the cache and training")

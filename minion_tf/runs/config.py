@@ -68,7 +68,7 @@ class RunConfig:
     anonymise: bool = False
     tensorboard: bool = False  # also write TensorBoard event files (logs only: not in the run key)
     precision: str = "float32"  # or mixed precision: bfloat16, float16 (minion_tf.precision)
-    strategy: str = "none"  # or mirrored, multiworker (minion_tf.distribute)
+    strategy: str = "none"  # or mirrored (minion_tf.distribute)
 
     def __post_init__(self):
         self.method = make_method(self.model, self.options)  # an unknown model or option fails here

@@ -33,7 +33,7 @@ def fit_keras(method, config, data, run_dir: Path, callbacks_for, phase=lambda n
     """
     from minion_tf.backbones import load_backbone
 
-    strategy = make_strategy(config.strategy)  # before any other TensorFlow op (multiworker needs it so)
+    strategy = make_strategy(config.strategy)
     replicas = strategy.num_replicas_in_sync
     if config.strategy != "none":
         print(f"--strategy {config.strategy}: {replicas} replicas ({worker_role().workers} workers), "
