@@ -47,7 +47,8 @@ def verdict(low: float, high: float, threshold: float = 0.0, better: str = "high
     return UNSURE
 
 
-def _row(claim: str, outcome: str, numbers: str) -> dict:
+def claim_row(claim: str, outcome: str, numbers: str) -> dict:
+    """One row of a claims table."""
     return {"claim": claim, "verdict": outcome, "numbers": numbers}
 
 
@@ -67,16 +68,16 @@ def per_scale(records: list[dict], claim: str, label_a: str, label_b: str, judge
     runs_a, runs_b = best_runs(records, label_a), best_runs(records, label_b)
     scales = sorted(set(runs_a) | set(runs_b), key=lambda k: (str(k[0]), -1 if k[1] is None else k[1]))
     if not scales:
-        return [_row(claim, UNSURE, f"no run of {_name(label_a)} or {_name(label_b)}")]
+        return [claim_row(claim, UNSURE, f"no run of {_name(label_a)} or {_name(label_b)}")]
     rows = []
     for key in scales:
         a, b = runs_a.get(key), runs_b.get(key)
         if a is None or b is None:
-            rows.append(_row(claim, UNSURE, f"no run of {_name(label_a if a is None else label_b)} at "
+            rows.append(claim_row(claim, UNSURE, f"no run of {_name(label_a if a is None else label_b)} at "
                                             f"{_scale_text(key)}"))
         else:
             outcome, numbers = judge(a, b)
-            rows.append(_row(claim, outcome, f"{numbers}; {_scale_text(key, a)}"))
+            rows.append(claim_row(claim, outcome, f"{numbers}; {_scale_text(key, a)}"))
     return rows
 
 
@@ -131,7 +132,7 @@ def minion_vs_read_claims(records: list[dict]) -> list[dict]:
     """(c) MINION-h is at least as accurate as READ-h, for every h with a MINION or READ run."""
     sizes = side_sizes(records)
     if not sizes:
-        return [_row("(c) MINION at least as accurate as READ of the same hidden size", UNSURE,
+        return [claim_row("(c) MINION at least as accurate as READ of the same hidden size", UNSURE,
                      "no run of MINION or READ")]
     return [row for h in sizes for row in paired_claim(
         records, f"(c) MINION-{h} at least as accurate as READ-{h}", f"minion-{h}", f"read-{h}", "accuracy", 0.0,

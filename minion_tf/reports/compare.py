@@ -87,3 +87,13 @@ def score_difference(folder_a: Path, folder_b: Path, score: str) -> tuple[float,
     if found_a is None or found_b is None or not same_examples(found_a[1], found_b[1]):
         return None
     return paired_interval(SCORES[score], found_a[0], found_b[0], found_a[1])
+
+
+def metric_difference(folder_a: Path, folder_b: Path, metric: str) -> tuple[float, float, float] | None:
+    """(a - b, low, high) of a task metric (`task_metrics.METRICS`: "f1", "spearman", ...) on class ids or
+    scores, with its 95 % paired bootstrap interval (2,000 resamples, seed 0); None when either run has no
+    saved test outputs or the two were tested on different examples."""
+    found_a, found_b = saved_test_outputs(folder_a), saved_test_outputs(folder_b)
+    if found_a is None or found_b is None or not same_examples(found_a[1], found_b[1]):
+        return None
+    return paired_interval(METRICS[metric], found_a[0], found_b[0], found_a[1])

@@ -6,7 +6,8 @@ Writes into one folder:
   full fine-tuning at lr 2e-5 on the same task (the Pittsburgh comparison);
 - `score_vs_time_<task>.png`: validation score against elapsed training time, per method;
 - `imdb_epochs.md/.csv`: per-epoch train loss, val accuracy and epoch time of IMDb runs
-  (the UCSD report's table).
+  (the UCSD report's table);
+- `claims.md/.csv`: the Pittsburgh and UCSD claims as verdicts (`reports.task_claims`).
 Tweet runs (no task, or task "tweets") are left to `minion_tf.reports.tables`, multi-task minBERT
 runs (task "minbert") to `experiments/multitask_ablation.py`. Method labels and
 row order come from the method registry (`minion_tf.reports.records`).
@@ -30,6 +31,7 @@ from minion_tf.metrics.task_metrics import METRICS
 from minion_tf.reports.compare import saved_test_outputs
 from minion_tf.reports.markdown import write_table
 from minion_tf.reports.records import encoder_name, method_label, method_rank
+from minion_tf.reports.task_claims import TASK_CLAIMS_NOTE, task_claim_rows
 
 BASELINE = ("finetune", 2e-5)  # (method label, lr) that times are compared with
 
@@ -134,11 +136,11 @@ def _score_row(key: tuple, runs: list[dict], baseline_s: float | None) -> dict:
     row = {"task": task, "encoder": encoder, "train n": train, "method": label, "lr": lr, "seeds": len(runs),
            "metric": primary, "score %": _mean(scores),
            "score std": None if single else statistics.stdev(scores),
-           "score 95% CI": interval(runs[0], primary) if single and primary else None}
+           "score 95% CI": interval(_first_seed(runs), primary) if primary else None}
     names = dict.fromkeys(n for r in runs for n in r["test"].get("metrics", {}) if n != primary)
     for name in names:
         row[f"{name} %"] = _mean([100 * _number(r["test"].get("metrics", {}).get(name)) for r in runs])
-        row[f"{name} 95% CI"] = interval(runs[0], name) if single else None
+        row[f"{name} 95% CI"] = interval(_first_seed(runs), name)
     params = runs[0].get("params", {})
     trainable, total = params.get("trainable"), params.get("total")
     train_s = _mean([_number(r.get("timings", {}).get("train_s")) for r in runs])
@@ -254,7 +256,7 @@ GLUE_TAIL = ["trainable params", "trainable %", "best epoch", "epochs run", "tra
 GLUE_NOTE = ("Test split (GLUE: the dev set, MNLI's score the mean of matched and mismatched; IMDb: its test set). "
              "Score = the task's primary metric (column metric). Mean over seeds; score std is the sample "
              "standard deviation (— with one seed); the 95 % CI is a percentile bootstrap over the test examples "
-             "(2,000 resamples) of a single-seed run with its saved predictions. Metrics in % (correlations "
+             "(2,000 resamples) of the first seed's run, from its saved predictions. Metrics in % (correlations "
              "x 100). Best epoch "
              "(1-based) is the restored one; time vs finetune 2e-5 = train s / train s of full fine-tuning at "
              "lr 2e-5 on the same task and scale. Built from run.json files (and, for the intervals, the test "
@@ -280,4 +282,7 @@ def build_task_report(dirs, out: Path) -> list[Path]:
     imdb = imdb_rows(records)
     if imdb:
         paths += write_table(imdb, out / "imdb_epochs", note=IMDB_NOTE)
+    claims = task_claim_rows(records)
+    if claims:
+        paths += write_table(claims, out / "claims", columns=["claim", "verdict", "numbers"], note=TASK_CLAIMS_NOTE)
     return paths
