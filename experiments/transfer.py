@@ -15,6 +15,7 @@ from minion_tf.process import setup_command  # noqa: E402
 
 setup_command()
 
+from minion_tf.errors import MinionError  # noqa: E402
 from minion_tf.reports.task_report import build_task_report  # noqa: E402
 from minion_tf.runs.cli import guarded  # noqa: E402
 from minion_tf.runs.runner import run  # noqa: E402
@@ -45,6 +46,8 @@ def main(argv=None) -> int:
             "batch_size": args.batch_size, "seeds": args.seeds, "out": args.out}
 
     def action():
+        if args.seeded and args.suite != "glue":
+            raise MinionError("--seeded goes with the glue suite")
         configs = glue_suite(base, args.tasks, seeded=args.seeded) if args.suite == "glue" else imdb_suite(base, args.fractions)
         for i, config in enumerate(configs, 1):
             print(f"[{i}/{len(configs)}] {config.task} {config.label()} lr {config.resolved_lr():g}", flush=True)

@@ -1,42 +1,14 @@
-"""Training on tf.distribute (`--strategy`): the cluster read from TF_CONFIG, the run key, and a mirrored run
-over two logical CPU devices that trains exactly as one device does."""
+"""Training on tf.distribute (`--strategy`): the flag and run key, and mirrored training over two logical CPU
+devices that trains exactly as one device does, short and one-example batches included."""
 import json
 import subprocess
 import sys
 
 import pytest
 
-from minion_tf.distribute import Role, check_strategy, worker_role
+from minion_tf.distribute import check_strategy
 from minion_tf.errors import MinionError
 from minion_tf.runs.config import RunConfig
-
-
-def cluster(kind, index, chief=False, workers=2):
-    spec = {"worker": [f"127.0.0.1:{2000 + i}" for i in range(workers)]}
-    if chief:
-        spec["chief"] = ["127.0.0.1:1999"]
-    return json.dumps({"cluster": spec, "task": {"type": kind, "index": index}})
-
-
-def test_the_role_comes_from_tf_config(monkeypatch):
-    monkeypatch.delenv("TF_CONFIG", raising=False)
-    assert worker_role() == Role("worker", 0, 1, True)
-    monkeypatch.setenv("TF_CONFIG", cluster("worker", 0))
-    assert worker_role() == Role("worker", 0, 2, True)
-    monkeypatch.setenv("TF_CONFIG", cluster("worker", 1))
-    assert worker_role() == Role("worker", 1, 2, False)
-    monkeypatch.setenv("TF_CONFIG", cluster("worker", 0, chief=True))  # with a chief task, worker 0 is not it
-    assert worker_role() == Role("worker", 0, 3, False)
-    monkeypatch.setenv("TF_CONFIG", cluster("chief", 0, chief=True))
-    assert worker_role().chief
-
-
-@pytest.mark.parametrize("raw,match", [("{not json", "TF_CONFIG: not a cluster"), ('{"cluster": {}}', "not a cluster"),
-                                       (cluster("worker", 5), "task worker 5 is not in its cluster")])
-def test_a_malformed_tf_config_is_one_line(monkeypatch, raw, match):
-    monkeypatch.setenv("TF_CONFIG", raw)
-    with pytest.raises(MinionError, match=match):
-        worker_role()
 
 
 def test_the_strategy_is_checked_keyed_only_when_set_and_refused_where_keras_does_not_train():
@@ -52,20 +24,53 @@ def test_the_strategy_is_checked_keyed_only_when_set_and_refused_where_keras_doe
             RunConfig(model=model, strategy="mirrored", **task)
 
 
+def test_mirrored_on_one_device_is_one_line():
+    code = ("from minion_tf.distribute import make_strategy\nfrom minion_tf.errors import MinionError\n"
+            "try:\n    make_strategy('mirrored')\nexcept MinionError as err:\n    print(err)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "--strategy mirrored: one device here (/device:CPU:0), nothing to mirror across" in proc.stdout
+
+
 MIRRORED = """
 from minion_tf.process import setup_command
 setup_command()
 import json, sys
 import numpy as np
 import tensorflow as tf
+import tf_keras as keras
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from minion_tf.distribute import make_strategy
+from minion_tf.methods.registry import make_method
 from minion_tf.runs.config import RunConfig
+from minion_tf.runs.fitting import TrainOnly
 from minion_tf.runs.runner import run
+
+# 1. train steps on batches of 15 (8 / 7 examples per replica) and 1 (one replica empty), SGD
+rng = np.random.default_rng(0)
+batches = []
+for n in (15, 1, 6):
+    states = rng.normal(size=(n, 3, 5, 32)).astype("float32")
+    mask = (np.arange(5) < rng.integers(2, 6, n)[:, None]).astype("int32")
+    batches.append(({"states": states, "mask": mask}, (np.arange(n) % 2).astype("int64")))
+spec = ({"states": tf.TensorSpec((None, 3, 5, 32)), "mask": tf.TensorSpec((None, 5), tf.int32)},
+        tf.TensorSpec((None,), tf.int64))
+weights = {}
+for name in ("none", "mirrored"):
+    with make_strategy(name).scope():
+        keras.utils.set_random_seed(0)
+        side = make_method("minion", {"hidden": 8}).side_model(3, 32, 2)
+        model = TrainOnly(side, side.trainable_weights)
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+        model.fit(tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=spec), verbose=0)
+    weights[name] = [w.numpy() for w in side.trainable_weights]
+steps = max(float(np.abs(a - b).max()) for a, b in zip(*weights.values()))
+
+# 2. whole runs, batch 31: length buckets end in short batches
 encoder, data, out = sys.argv[1:4]
-found = {}
+found = {"steps_max_weight_diff": steps}
 for strategy in ("none", "mirrored"):
-    config = RunConfig(model="minion", options={"hidden": 8}, epochs=1, batch_size=32, encoder=encoder, data=data,
+    config = RunConfig(model="minion", options={"hidden": 8}, epochs=1, batch_size=31, encoder=encoder, data=data,
                        max_examples=300, max_length=16, out=out, strategy=strategy)
     record = run(config)
     found[strategy] = {"probs": np.load(config.run_dir() / "test_probs.npy").tolist(),
@@ -75,19 +80,21 @@ print("RESULT " + json.dumps(found))
 """
 
 
-def test_a_mirrored_run_over_two_cpu_replicas_trains_as_one_device(tiny_encoder_dir, tweet_dir, tmp_path):
-    """MINION has no dropout: two replicas, each on half of every batch, add up the same gradients as one
-    device on the whole batch, so the test predictions agree to float rounding (tolerance 1e-4)."""
+def test_mirrored_training_over_two_cpu_replicas_trains_as_one_device(tiny_encoder_dir, tweet_dir, tmp_path):
+    """MINION has no dropout: two replicas, each on its share of every batch, must add up one device's gradient.
+    Keras' own loss (each replica's mean / replicas) would weight a 15-example batch's halves 8:7 as 1:1 and
+    halve a 1-example batch's gradient; the weights after three such steps agree to 1e-6 here."""
     import numpy as np
 
     proc = subprocess.run([sys.executable, "-c", MIRRORED, str(tiny_encoder_dir), str(tweet_dir), str(tmp_path)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = json.loads(proc.stdout.split("RESULT ", 1)[1])
+    assert found["steps_max_weight_diff"] < 1e-6
     none, mirrored = found["none"], found["mirrored"]
-    assert none["distribute"] == {"strategy": "none", "replicas": 1, "workers": 1}
-    assert mirrored["distribute"] == {"strategy": "mirrored", "replicas": 2, "workers": 1}
-    assert "--strategy mirrored: 2 replicas (1 workers), 16 of each batch of 32 per replica" in proc.stdout
+    assert none["distribute"] == {"strategy": "none", "replicas": 1}
+    assert mirrored["distribute"] == {"strategy": "mirrored", "replicas": 2}
+    assert "--strategy mirrored: 2 replicas, each about 1/2 of every batch of 31" in proc.stdout
     np.testing.assert_allclose(mirrored["loss"], none["loss"], rtol=1e-4)
     np.testing.assert_allclose(mirrored["probs"], none["probs"], atol=1e-4)
     assert mirrored["accuracy"] == none["accuracy"]

@@ -42,3 +42,15 @@ def test_glue_suite_seeds_only_the_chosen_runs_of_the_first_arm(tmp_path):
     assert all(c.resolved_lr() == 2e-5 for c in two if c.model in ("finetune", "freeze"))  # not the 1e-3 arm
     assert len(configs) - len(two) == 9 and all(c.seeds in (1, 2) for c in configs)
     assert all(c.seeds == 2 for c in glue_suite({"out": str(tmp_path), "seeds": 2}, tasks=("rte",)))
+
+
+def test_suites_keep_fasttext_float32_on_one_device_and_refuse_unknown_seeded_labels(tmp_path):
+    import pytest
+
+    from minion_tf.errors import MinionError
+
+    configs = tweet_suite({"out": str(tmp_path), "precision": "bfloat16", "strategy": "mirrored"})
+    assert [(c.precision, c.strategy) for c in configs if c.model == "fasttext"] == [("float32", "none")]
+    assert {(c.precision, c.strategy) for c in configs if c.model != "fasttext"} == {("bfloat16", "mirrored")}
+    with pytest.raises(MinionError, match="--seeded minion64: not a run of the GLUE suite"):
+        glue_suite({"out": str(tmp_path)}, tasks=("rte",), seeded=("finetune", "minion64"))

@@ -139,9 +139,10 @@ def load(name: str | None, tokenizer: str | None = None, trainable: bool = False
     directory, config = _folder(name)
     if not (directory / "model.safetensors").is_file():
         raise MinionError(f"{directory}: the keras-hub provider reads model.safetensors, and there is none")
+    tok = load_tokenizer(directory, tokenizer)
+    transformers_tf.check_tokenizer_fits(tok, tokenizer, config.vocab_size, _label(name))
     encoder = _encoder(directory, config, load_weights=True)
-    return KerasHubBackbone(name=_label(name), encoder=encoder, tokenizer=load_tokenizer(directory, tokenizer),
-                            config=config)
+    return KerasHubBackbone(name=_label(name), encoder=encoder, tokenizer=tok, config=config)
 
 
 def random(name: str | None) -> KerasHubBackbone:

@@ -291,12 +291,17 @@ def load_backbone(name: str | None = None, tokenizer: str | None = None, trainab
     transformers = _quiet_transformers()
     config = transformers.AutoConfig.from_pretrained(str(directory))
     tok = load_tokenizer(directory, tokenizer)
-    if tokenizer is not None and (size := tokenizer_size(tok)) > config.vocab_size:
-        raise MinionError(f"--tokenizer {tokenizer}: {size:,} ids, but {_label(name)} has {config.vocab_size:,} "
-                          "embeddings (its higher ids have none); use the encoder's own tokenizer")
+    check_tokenizer_fits(tok, tokenizer, config.vocab_size, _label(name))
     encoder = _load_weights(directory, config)
     encoder.trainable = trainable
     return Backbone(name=_label(name), encoder=encoder, tokenizer=tok, config=config)
+
+
+def check_tokenizer_fits(tok: TextTokenizer, given: str | None, vocab_size: int, label: str) -> None:
+    """One line when a `--tokenizer` (`given`) has more ids than the encoder has embeddings."""
+    if given is not None and (size := tokenizer_size(tok)) > vocab_size:
+        raise MinionError(f"--tokenizer {given}: {size:,} ids, but {label} has {vocab_size:,} embeddings (its higher "
+                          "ids have none); use the encoder's own tokenizer")
 
 
 def tokenizer_size(tokenizer: TextTokenizer) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
-from minion_tf.distribute import make_strategy, worker_role
+from minion_tf.distribute import make_strategy
 from minion_tf.errors import MinionError
 from minion_tf.memory import free_unused
 from minion_tf.methods.base import parameter_count
@@ -36,8 +36,8 @@ def fit_keras(method, config, data, run_dir: Path, callbacks_for, phase=lambda n
     strategy = make_strategy(config.strategy)
     replicas = strategy.num_replicas_in_sync
     if config.strategy != "none":
-        print(f"--strategy {config.strategy}: {replicas} replicas ({worker_role().workers} workers), "
-              f"{config.batch_size / replicas:g} of each batch of {config.batch_size} per replica", flush=True)
+        print(f"--strategy {config.strategy}: {replicas} replicas, each about 1/{replicas} of every batch of "
+              f"{config.batch_size}", flush=True)
     # the models built here compute in the policy and have their variables on every replica
     with strategy.scope(), precision_policy(config.precision):
         backbone = load_backbone(config.encoder, config.tokenizer, trainable=method.trains_encoder)
@@ -72,8 +72,7 @@ def fit_keras(method, config, data, run_dir: Path, callbacks_for, phase=lambda n
     method.save(run_dir, built, config, backbone, data.spec)
     return {"history": fit["history"], "best_epoch": fit["best_epoch"], "test_probs": test_probs,
             "timings": timings, "params": {"trainable": trainable, "total": built.total},
-            "details": {**feeds.details, "distribute": {"strategy": config.strategy, "replicas": replicas,
-                                                        "workers": worker_role().workers}}}
+            "details": {**feeds.details, "distribute": {"strategy": config.strategy, "replicas": replicas}}}
 
 
 class TrainOnly(keras.Model):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from minion_tf.errors import MinionError
+from minion_tf.methods.base import KerasMethod
 from minion_tf.methods.registry import method_class, methods
 from minion_tf.runs.config import RunConfig
 
@@ -20,6 +22,7 @@ PITTSBURGH_LRS = (2e-5, 1e-3)
 GLUE_TASKS = ("rte", "mrpc", "stsb", "cola", "sst2")
 PITTSBURGH = ("finetune", "freeze")  # run at both Pittsburgh rates; the others at their own
 TWEET_HIDDENS = (64, 8, 256)  # READ's and MINION's h on tweets; the first joins the first pass
+KERAS_ONLY = ("precision", "strategy")  # run fields a method with its own loop (fastText) keeps at their defaults
 
 
 def suite_models(suite: str) -> list[str]:
@@ -44,6 +47,9 @@ def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1), seeded=None) 
         first += [RunConfig(**{**base, "task": task, "model": model})
                   for model in suite_models("glue") if model not in PITTSBURGH]
     if seeded is not None:
+        if unknown := sorted(set(seeded) - {c.label() for c in first}):
+            raise MinionError(f"--seeded {unknown[0]}: not a run of the GLUE suite "
+                              f"({', '.join(dict.fromkeys(c.label() for c in first))})")
         first = [c if c.label() in seeded else replace(c, seeds=1) for c in first]
         second = [replace(c, seeds=1) for c in second]
     return first + second
@@ -62,8 +68,11 @@ def tweet_suite(base: dict, hiddens=TWEET_HIDDENS) -> list[RunConfig]:
     Every method at its first size comes first, then the other sizes: a suite cut short for time
     has every method once, with READ and MINION at the same h.
     """
+    def config(model, **options):
+        fields = base if issubclass(method_class(model), KerasMethod) else {  # fastText: float32, one device
+            k: v for k, v in base.items() if k not in KERAS_ONLY}
+        return RunConfig(**{**fields, "model": model, **({"options": options} if options else {})})
+
     models = suite_models("tweets")
-    first = [RunConfig(**{**base, "model": m, "options": {"hidden": hiddens[0]}}
-                       if method_class(m).size_option == "hidden" else {**base, "model": m}) for m in models]
-    return first + [RunConfig(**{**base, "model": m, "options": {"hidden": h}})
-                    for h in hiddens[1:] for m in models if method_class(m).size_option == "hidden"]
+    first = [config(m, hidden=hiddens[0]) if method_class(m).size_option == "hidden" else config(m) for m in models]
+    return first + [config(m, hidden=h) for h in hiddens[1:] for m in models if method_class(m).size_option == "hidden"]
