@@ -129,7 +129,7 @@ def test_bad_shapes_are_refused():
 
 def test_method_contract():
     cls = method_class("lst")
-    assert cls is LadderSideTuning and cls.suites == ("glue", "imdb")
+    assert cls is LadderSideTuning and cls.suites == ("tweets", "glue", "imdb")
     method = make_method("lst", {})
     assert method.options.reduction == 8 and method.label() == "lst-8" and method.display_name("x") == "LST-8"
     assert method.default_lr() == 1e-3
