@@ -27,6 +27,7 @@ from minion_tf.data.glue import TASKS
 from minion_tf.reports.claims import FAILS, HOLDS, UNSURE, claim_row, verdict
 from minion_tf.reports.compare import metric_difference
 from minion_tf.reports.records import encoder_name, method_label
+from minion_tf.reports.tables import val_score
 
 SMALL = 10_000  # Pittsburgh: "sets under 10,000 examples"
 MARGIN = 2.4  # points
@@ -98,11 +99,6 @@ def within(low: float, high: float, margin: float) -> str:
     return UNSURE
 
 
-def _best_val(record: dict) -> float:
-    scores = [e.get("val_score") for e in record.get("epochs", []) if e.get("val_score") is not None]
-    return max(map(float, scores), default=-math.inf)
-
-
 def _train_s(runs: list[dict]) -> float:
     values = [r.get("timings", {}).get("train_s") for r in runs]
     values = [float(v) for v in values if v is not None]
@@ -155,7 +151,7 @@ def ucsd_claims(records: list[dict]) -> list[dict]:
             continue
         def runs_of(label):  # at its learning rate with the best validation score (first seeds)
             found = [runs for (name, _), runs in methods.items() if name == label]
-            return max(found, key=lambda runs: _best_val(runs[0]), default=None)
+            return max(found, key=lambda runs: val_score(runs[0]), default=None)
 
         ft = runs_of("finetune")
         split = f"imdb {round(100 * key[3])}/{100 - round(100 * key[3])}" if key[3] is not None else "imdb"
