@@ -31,6 +31,8 @@ from minion_tf.process import setup_command  # noqa: E402
 
 setup_command()
 
+from minion_tf.reports.markdown import write_table  # noqa: E402
+from minion_tf.reports.multitask_claims import CLAIMS_NOTE, dev_interval, multitask_claim_rows, saved_dev_outputs  # noqa: E402,E501
 from minion_tf.runs.migrate import keep_line  # noqa: E402
 
 ROWS = (  # (name, label, flags)
@@ -42,8 +44,9 @@ ROWS = (  # (name, label, flags)
     ("topk", "top-k selection (fraction {fraction:g})", ["--select-fraction", "{fraction:g}"]),
     ("smart", "+ SMART (lambda 5, step 1e-3, eps 1e-5, noise 1e-5)", ["--smart"]),  # last: the slowest row
 )
-COLUMNS = ("row", "setting", "sst_acc", "para_acc", "sts_r", "score", "trainable", "trainable_pct",
-           "s_per_step", "train_min", "steps", "flags")
+METRICS = (("sst_acc", "sst_accuracy"), ("para_acc", "para_accuracy"), ("sts_r", "sts_pearson"), ("score", "score"))
+COLUMNS = ("row", "setting", *[f"{c}{end}" for c, _ in METRICS for end in ("", "_low", "_high")], "trainable",
+           "trainable_pct", "s_per_step", "train_min", "steps", "flags")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -104,7 +107,10 @@ def table_rows(args) -> list[dict]:
         record = json.loads(path.read_text())
         final, params, timings = record["final"], record["params"], record["timings"]
         joint = [e for e in record["epochs"] if e["stage"] == "joint"]
-        out.append({"row": name, "setting": label.format(fraction=args.select_fraction),
+        outputs = saved_dev_outputs(path.parent)  # None for a row finished before they were saved
+        intervals = {f"{c}_{end}": (dev_interval(outputs, m)[i] if outputs else None)
+                     for c, m in METRICS for i, end in enumerate(("low", "high"))}
+        out.append({**intervals, "row": name, "setting": label.format(fraction=args.select_fraction),
                     "sst_acc": final["sst_accuracy"], "para_acc": final["para_accuracy"],
                     "sts_r": final["sts_pearson"], "score": final["score"], "trainable": params["trainable"],
                     "trainable_pct": 100.0 * params["trainable"] / params["total"],
@@ -133,10 +139,13 @@ def write_tables(args, command: str) -> None:
         writer = csv.writer(f)
         writer.writerow(COLUMNS)
         for r in rows:
-            writer.writerow([f"{r[c]:.4f}" if isinstance(r[c], float) else r[c] for c in COLUMNS])
+            writer.writerow([f"{r[c]:.4f}" if isinstance(r[c], float) else "" if r[c] is None else r[c]
+                             for c in COLUMNS])
     data = rows[0]["data"] if rows else {}
     sizes = ", ".join(f"{t} {d['train']}/{d['dev']}" for t, d in data.items())
     dev = f"dev sets capped at {args.max_dev_examples} per task" if args.max_dev_examples else "whole dev sets"
+    scale = (f"encoder {args.encoder}, {args.max_examples} training examples per task, {dev} (train/dev: {sizes}), "
+             f"{args.epochs} joint epochs, seed {args.seed}")
     lines = [
         "# Multi-task minBERT ablation (CS224N reports, DESIGN.md item 2)", "",
         f"Command: `{command}`", "",
@@ -150,14 +159,17 @@ def write_tables(args, command: str) -> None:
         "Score = (SST acc + paraphrase acc + (r + 1) / 2) / 3. For scale: the reports (BERT-base, full "
         "training sets) give dev SST 0.51-0.54, paraphrase 0.73-0.89, STS r 0.36-0.90; these rows train "
         "a 6-layer MiniLM on a few hundred examples per task, so only their differences are of interest.", "",
+        "Each score has its 95 % bootstrap interval over the dev examples beside it (2,000 resamples, seed 0; "
+        "the score's resamples each task's dev set on its own); a row finished before dev outputs were saved has "
+        "none. The extensions' verdicts against the baseline are in multitask_claims.md.", "",
         "| row | setting | flags | SST acc | paraphrase acc | STS r | score | trainable params | s/step | train min |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         flags = f"`{r['flags']}`" if r["flags"] else "(none)"
-        lines.append(f"| {r['row']} | {r['setting']} | {flags} | {r['sst_acc']:.4f} | {r['para_acc']:.4f} | "
-                     f"{r['sts_r']:.4f} | {r['score']:.4f} | {r['trainable']:,} ({r['trainable_pct']:.1f} %) | "
-                     f"{r['s_per_step']:.2f} | {r['train_min']:.1f} |")
+        scores = " | ".join(_with_interval(r, c) for c, _ in METRICS)
+        lines.append(f"| {r['row']} | {r['setting']} | {flags} | {scores} | {r['trainable']:,} "
+                     f"({r['trainable_pct']:.1f} %) | {r['s_per_step']:.2f} | {r['train_min']:.1f} |")
     for r in rows:
         if r["selected"] is not None:
             lines += ["", f"Top-k row: {r['selected']:,} of {r['encoder_params']:,} encoder weights selected "
@@ -177,7 +189,14 @@ def write_tables(args, command: str) -> None:
         "its steps cost as much as full training on this CPU, since gradients are still computed densely. "
         "The cosine heads encode the two STS sentences separately (siamese); the MLP head reads the joint pair."]
     (results / "multitask_ablation.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {results / 'multitask_ablation.md'} ({len(rows)} rows)", flush=True)
+    write_table(multitask_claim_rows({r["row"]: Path(r["run_dir"]) for r in rows}), results / "multitask_claims",
+                columns=["claim", "verdict", "numbers"], note=f"{CLAIMS_NOTE} Scale: {scale}. Command: `{command}`.")
+    print(f"wrote {results / 'multitask_ablation.md'} ({len(rows)} rows) and multitask_claims.md", flush=True)
+
+
+def _with_interval(row: dict, column: str) -> str:
+    low, high = row[f"{column}_low"], row[f"{column}_high"]
+    return f"{row[column]:.4f}" + (f" [{low:.3f}, {high:.3f}]" if low is not None else "")
 
 
 def main(argv=None) -> int:

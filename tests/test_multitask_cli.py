@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from minion_tf.errors import MinionError
+from minion_tf.metrics.task_metrics import minbert_metrics
 from minion_tf.runs.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,16 +96,16 @@ def test_describe_counts_the_model_built_from_the_encoders_config(capsys, tiny_e
 def _interrupt_at_second_evaluation(monkeypatch):
     import minion_tf.multitask.loop as loop
 
-    real_evaluate, calls = loop.evaluate, []
+    real_predictions, calls = loop.dev_predictions, []
 
-    def evaluate_then_stop(*args, **kwargs):
+    def predictions_then_stop(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real_evaluate(*args, **kwargs)
+        return real_predictions(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "evaluate", evaluate_then_stop)
-    return lambda: monkeypatch.setattr(loop, "evaluate", real_evaluate)
+    monkeypatch.setattr(loop, "dev_predictions", predictions_then_stop)
+    return lambda: monkeypatch.setattr(loop, "dev_predictions", real_predictions)
 
 
 def test_interrupted_run_resumes_then_is_skipped(capsys, monkeypatch, tmp_path, tiny_encoder_dir, shared_data):
@@ -139,6 +140,11 @@ def test_interrupted_run_resumes_then_is_skipped(capsys, monkeypatch, tmp_path, 
     assert {"versions", "git_commit", "energy", "timings", "resumes", "task", "prepared"} <= set(record)
     assert record["task"]["name"] == "minbert" and record["prepared"] == str(shared_data / "minbert")
     assert not list(run_dir.glob("*_probs.npy")) and not (run_dir / "reliability_test.png").exists()
+    outputs = {t: (np.load(run_dir / f"dev_{t}_predictions.npy"), np.load(run_dir / f"dev_{t}_labels.npy"))
+               for t in ("sst", "para", "sts")}  # the last epoch's dev outputs, for intervals and paired claims
+    assert [len(y) for _, y in outputs.values()] == [12, 12, 12]
+    assert minbert_metrics({t: p for t, (p, _) in outputs.items()}, {t: y for t, (_, y) in outputs.items()}
+                           ) == pytest.approx(final, nan_ok=True)
     ledger = json.loads((run_dir / "ledger.json").read_text())  # one entry per process
     assert record["resumes"] == 1 and len(ledger) == 2 and ledger[0]["timings"]["train_s"] > 0
     for name in ("load_s", "train_s", "total_s"):  # both processes' seconds, not only the last one's

@@ -16,7 +16,8 @@ calls `save`. A method that does not train with Keras (fastText, multi-task minB
 `fit(run, data, run_dir, callbacks_for)` itself and returns the runner's result dict: "history",
 "best_epoch", "timings", "params", optional "details" (merged into the record), and either
 "test_probs" ({test split: predictions}, scored by the runner) or its own "test" ({"score",
-"metrics"}, recorded as it is).
+"metrics"}, recorded as it is) with optional "outputs" ({name: (predictions, labels)}, saved beside
+the record as NAME_predictions.npy and NAME_labels.npy for intervals and paired comparisons).
 
 Example (a whole method, `minion_tf/methods/minion.py`):
     >>> @dataclass(frozen=True)

@@ -37,6 +37,24 @@ def overall_score(sst_accuracy: float, paraphrase_accuracy: float, sts_pearson: 
     return (sst_accuracy + paraphrase_accuracy + (sts_pearson + 1.0) / 2.0) / 3.0
 
 
+def minbert_metrics(predictions: dict, labels: dict) -> dict:
+    """The minBERT metrics of {task: predictions} and {task: labels}, and the overall score when SST, paraphrase
+    and STS are all there.
+
+    Example:
+        >>> minbert_metrics({"sts": np.array([1., 2, 4])}, {"sts": np.array([1., 3, 4])})  # {"sts_pearson": 0.96...}
+    """
+    out = {}
+    for task, preds in predictions.items():
+        if task == "sts":
+            out["sts_pearson"] = pearson_r(preds, labels[task])
+        else:
+            out[f"{task}_accuracy"] = accuracy(np.asarray(preds).astype(np.int64), labels[task])
+    if all(k in out for k in ("sst_accuracy", "para_accuracy", "sts_pearson")):
+        out["score"] = overall_score(out["sst_accuracy"], out["para_accuracy"], out["sts_pearson"])
+    return out
+
+
 def _pair(predictions, labels, name: str):
     predictions, labels = np.asarray(predictions).ravel(), np.asarray(labels).ravel()
     if predictions.shape != labels.shape or predictions.size == 0:

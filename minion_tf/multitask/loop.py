@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from minion_tf.errors import MinionError
-from minion_tf.metrics.task_metrics import accuracy, overall_score, pearson_r
+from minion_tf.metrics.task_metrics import minbert_metrics
 from minion_tf.multitask.model import TASKS, clamp_sts
 from minion_tf.multitask.pcgrad import pcgrad_combine, random_orders
 from minion_tf.multitask.smart import SmartConfig, smart_regularizer
@@ -222,15 +222,11 @@ def _predictors(model) -> dict:
     return _PREDICTORS.setdefault(model, {})
 
 
+def dev_predictions(model, dev: dict, batch_size: int = 64) -> dict:
+    """{task: predictions in example order} of every task in `dev` ({task: TaskFeatures})."""
+    return {task: predict(model, features, task, batch_size) for task, features in dev.items()}
+
+
 def evaluate(model, dev: dict, batch_size: int = 64) -> dict:
     """Dev metrics of every task in `dev` ({task: TaskFeatures}) and the overall score."""
-    out = {}
-    for task, features in dev.items():
-        preds = predict(model, features, task, batch_size)
-        if task == "sts":
-            out["sts_pearson"] = pearson_r(preds, features.labels)
-        else:
-            out[f"{task}_accuracy"] = accuracy(preds.astype(np.int64), features.labels)
-    if all(k in out for k in ("sst_accuracy", "para_accuracy", "sts_pearson")):
-        out["score"] = overall_score(out["sst_accuracy"], out["para_accuracy"], out["sts_pearson"])
-    return out
+    return minbert_metrics(dev_predictions(model, dev, batch_size), {t: f.labels for t, f in dev.items()})

@@ -24,6 +24,7 @@ import numpy as np
 from minion_tf.backbones import load_backbone
 from minion_tf.data.minbert import load_minbert, subsample
 from minion_tf.io import temporary_path
+from minion_tf.metrics.task_metrics import minbert_metrics
 from minion_tf.multitask.batches import TaskFeatures, cycling_batches
 
 MASKS = "topk_masks.npz"
@@ -159,6 +160,7 @@ def fit(run, options, directory: Path, run_dir: Path, callbacks: list) -> dict:
     if first:
         print(f"resuming {run_dir} after epoch {first}", flush=True)
     plan = phases(run.epochs, options.final_task_stage)
+    labels, predictions = {t: f.labels for t, f in dev.items()}, None
     for callback in callbacks:
         callback.set_model(model)
         callback.on_train_begin(dict(timings))  # the ledger counts loading and selection at once
@@ -183,7 +185,8 @@ def fit(run, options, directory: Path, run_dir: Path, callbacks: list) -> dict:
             means, done = {"loss": loss}, len(rows)
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        metrics = loop.evaluate(model, dev)
+        predictions = loop.dev_predictions(model, dev)
+        metrics = minbert_metrics(predictions, labels)
         entry = {"index": index, "stage": stage, "stage_epoch": epoch, "steps": done, "train_loss": means["loss"],
                  "train_losses": means, "dev": metrics, "train_s": train_s, "step_s": train_s / done,
                  "eval_s": time.perf_counter() - t0}
@@ -195,8 +198,11 @@ def fit(run, options, directory: Path, run_dir: Path, callbacks: list) -> dict:
     for callback in callbacks:
         callback.on_train_end()
     timings["train_s"] = time.perf_counter() - fit_start
+    if predictions is None:  # every epoch was done before: the last checkpoint's predictions
+        predictions = loop.dev_predictions(model, dev)
     final = history[-1]["dev"]
     print(f"dev score {final['score']:.4f} = (SST {final['sst_accuracy']:.4f} + paraphrase "
           f"{final['para_accuracy']:.4f} + (r {final['sts_pearson']:.4f} + 1) / 2) / 3", flush=True)
     return {"history": history, "best_epoch": len(history) - 1, "test": {"score": final["score"], "metrics": final},
-            "timings": timings, "params": params, "details": {"final": final, "data": summary}}
+            "timings": timings, "params": params, "details": {"final": final, "data": summary},
+            "outputs": {f"dev_{t}": (predictions[t], labels[t]) for t in predictions}}

@@ -179,11 +179,13 @@ def _train_and_record(config: RunConfig, memory: PhasePeaks) -> dict:
         "versions": package_versions(),
         "git_commit": git_commit(),
     }
-    for name, probs in test_probs.items():  # labels beside them: for intervals and paired comparisons
-        for path, array in ((run_dir / f"{name}_probs.npy", probs), (run_dir / f"{name}_labels.npy",
-                                                                     data.splits[name].labels)):
-            with temporary_path(path, array.nbytes) as tmp:
-                np.save(tmp, array)
+    arrays = {f"{name}_probs": probs for name, probs in test_probs.items()}
+    arrays |= {f"{name}_labels": data.splits[name].labels for name in test_probs}
+    for name, (predictions, labels) in result.get("outputs", {}).items():
+        arrays |= {f"{name}_predictions": predictions, f"{name}_labels": labels}
+    for name, array in arrays.items():  # for intervals and paired comparisons
+        with temporary_path(run_dir / f"{name}.npy", array.nbytes) as tmp:
+            np.save(tmp, array)
     write_json(record_path, record)
     print(f"wrote {record_path}")
     return record
