@@ -33,7 +33,11 @@ def test_tables_have_the_paper_rows_in_order_with_the_expected_figures(runs, tmp
                              "--out", str(tmp_path / "results")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-1500:]
     table1 = list(csv.DictReader(open(tmp_path / "results" / "table1.csv")))
-    assert [r["model"] for r in table1] == ["FastText", "MiniLM-L6 (fine-tuned)", "READ-8", "MINION-64"]
+    ours = ["FastText", "MiniLM-L6 (fine-tuned)", "READ-8", "MINION-64"]
+    assert [r["model"] for r in table1 if r["source"] == "this package"] == ours
+    paper = {r["model"]: r for r in table1[len(ours):]}  # the paper's Table I after ours, marked
+    assert float(paper["MINION-64 (paper)"]["trainable %"]) == 0.2 and paper["READ-8 (paper)"]["lr"] == ""
+    assert all(r["source"].startswith("ETH paper") for r in paper.values()) and len(paper) == 6
     assert table1[1]["training method"] == "full fine-tuning" and float(table1[1]["lr"]) == 2e-5
     assert float(table1[3]["trainable %"]) == pytest.approx(100 * 174_082 / 22_887_298)
     assert table1[3]["training method"].startswith("side-tuning, MINION")
@@ -42,8 +46,11 @@ def test_tables_have_the_paper_rows_in_order_with_the_expected_figures(runs, tmp
     assert float(minion["accuracy %"]) == pytest.approx(80.0) and float(minion["ACE %"]) == pytest.approx(2.0)
     assert float(minion["MCE %"]) == pytest.approx(10.0) and float(minion["peak RSS GiB"]) == 2.5
     assert float(minion["wall s"]) == 300 and minion["GPU energy kWh"] == "" and minion["train n"] == "800"
+    paper = {r["model"]: r for r in table2[len(ours):]}
+    assert float(paper["MINION-64 (paper)"]["accuracy %"]) == 90.15 and paper["FastText (paper)"]["ACE %"] == ""
     md = (tmp_path / "results" / "table2.md").read_text()
     assert "| MINION-64 | 800 | 100 | 80 | — | 2 | — | 10 | — | — | — |" in md  # no saved outputs, no intervals
+    assert "| MINION-64 (paper) | — | — | 90.15 | — | 0.48 |" in md and "Rows marked (paper) are the ETH paper" in md
     assert "Not measurable on this machine (shown as —): GPU energy kWh, CPU energy kWh, power kW, GPU peak GiB" in md
     assert (tmp_path / "results" / "calibration.png").stat().st_size > 1000
     claims = (tmp_path / "results" / "claims.md").read_text()
@@ -89,12 +96,17 @@ def test_old_and_new_style_records_get_registry_names_and_an_unregistered_model_
     add("freeze-new", {"model": "freeze", "last_k": 2})  # new style: no "hidden"
     add("adapter", {"model": "adapter", "hidden": 64})  # a plugin no longer installed
     build_tables(runs, tmp_path / "out")
-    table1 = list(csv.DictReader(open(tmp_path / "out" / "table1.csv")))
+    table1 = _ours(tmp_path / "out" / "table1.csv")
     assert [r["model"] for r in table1] == ["FastText", "MiniLM-L6 (fine-tuned)", "FREEZE-2", "PROMPT-20", "READ-8",
                                             "MINION-64", "adapter"]
     assert (table1[2]["type"], table1[2]["training method"]) == ("transformer", "last-k fine-tuning")
     assert (table1[-1]["type"], table1[-1]["training method"]) == ("?", "adapter")
-    assert [r["model"] for r in csv.DictReader(open(tmp_path / "out" / "table2.csv"))][-1] == "adapter"
+    assert [r["model"] for r in _ours(tmp_path / "out" / "table2.csv")][-1] == "adapter"
+
+
+def _ours(path):
+    """The rows of our runs in a table's CSV (the paper's follow them)."""
+    return [r for r in csv.DictReader(open(path)) if r["source"] == "this package"]
 
 
 def _read_table2(folder):

@@ -5,8 +5,9 @@ their 95 % bootstrap intervals, MCE (x100, K = 20), each run's paired difference
 ACE against full fine-tuning at the same scale, energy and power (GPU by the paper's eq. 2, CPU
 by RAPL), peak memory (GPU and process RSS) and wall time. A figure is NaN where the machine
 cannot measure it; the table's note says which. The intervals come from the test probabilities
-and labels saved beside each run.json (empty without them). Fig. 3: test reliability curves of
-all runs in one plot.
+and labels saved beside each run.json (empty without them). The paper's own Tables I and II
+follow our rows, marked "(paper)" (`reports.published`). Fig. 3: test reliability curves of all runs in
+one plot.
 
 Example:
     >>> build_tables(Path("runs/tweets"), Path("results"))   # results/table1.md/.csv, table2, calibration.png
@@ -20,9 +21,11 @@ from pathlib import Path
 from minion_tf.errors import MinionError
 from minion_tf.reports.compare import score_difference, score_interval
 from minion_tf.reports.markdown import write_table
+from minion_tf.reports.published import PAPER, PAPER_TABLE1, PAPER_TABLE2, paper_rows
 from minion_tf.reports.records import display_name, method_kind, method_label, method_rank
 
 BASELINE = "finetune"  # the method label every other row of Table II is compared with
+OURS = "this package"  # the source of a row from our runs (the papers' rows are marked)
 
 
 def load_records(runs: Path) -> list[dict]:
@@ -157,10 +160,12 @@ def build_tables(runs: Path, out: Path) -> list[Path]:
 
     records = load_records(runs)
     out = Path(out)
-    paths = write_table([table1_row(r) for r in records], out / "table1",
+    rows = [{**table1_row(r), "source": OURS} for r in records]
+    paths = write_table(rows + paper_rows(PAPER_TABLE1, "trainable %"), out / "table1", columns=list(rows[0]),
                         note="Trainable % = trainable / all parameters (encoder + head or side network). "
-                             "Built from run.json files only.")
-    rows = table2_rows(records)
+                             f"Built from run.json files only; rows marked (paper) are the {PAPER}'s Table I, "
+                             "not our runs.")
+    rows = [{**row, "source": OURS} for row in table2_rows(records)]
     missing = _unmeasured(rows, ["GPU energy kWh", "CPU energy kWh", "power kW", "GPU peak GiB"])
     note = ("Test split; ACE (equal-count bins) and MCE (equal-width bins), K = 20. " + INTERVAL_NOTE +
             " Peak private is the highest private (anonymous) memory of any phase of the run; peak RSS is the "
@@ -169,7 +174,10 @@ def build_tables(runs: Path, out: Path) -> list[Path]:
     if missing:
         note += (f" Not measurable on this machine (shown as —): {', '.join(missing)} — no NVIDIA GPU (NVML "
                  "absent) and no readable RAPL energy counter; wall time and RSS are the cost figures here.")
-    paths += write_table(rows, out / "table2", note=note, joined=TABLE2_JOINED)
+    note += (f" Rows marked (paper) are the {PAPER}'s Table II, not our runs: a yardstick at a larger encoder "
+             "and about 30 times the data.")
+    paths += write_table(rows + paper_rows(PAPER_TABLE2), out / "table2", columns=list(rows[0]), note=note,
+                         joined=TABLE2_JOINED)
     curves = {model_name(r): r["test"]["reliability"] for r in records}
     paths.append(plot_reliability(curves, out / "calibration.png",
                                   title="Test reliability (equal-width bins, K = 20)"))
