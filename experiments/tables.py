@@ -1,5 +1,6 @@
-"""Rebuild the paper's Tables I-II, Fig. 3 and the verdicts on its claims from run JSONs (and the test
-outputs saved beside them): `python experiments/tables.py --runs runs/tweets --out results`."""
+"""Rebuild the paper's Tables I-II, Fig. 3, the verdicts on its claims and the cost against full fine-tuning
+(cost_at_scale.md) from run JSONs and the test outputs saved beside them:
+`python experiments/tables.py --runs runs/tweets --out results`."""
 import argparse
 import sys
 from pathlib import Path
@@ -10,8 +11,7 @@ from minion_tf.process import setup_command  # noqa: E402
 
 setup_command()
 
-from minion_tf.reports.claims import build_claims  # noqa: E402
-from minion_tf.reports.tables import build_tables  # noqa: E402
+from minion_tf.reports.tweet_reports import build_tweet_reports  # noqa: E402
 from minion_tf.runs.cli import guarded  # noqa: E402
 
 
@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def action():
-        paths = build_tables(Path(args.runs), Path(args.out)) + build_claims(Path(args.runs), Path(args.out))
+        paths = build_tweet_reports(Path(args.runs), Path(args.out))
         print("wrote " + ", ".join(map(str, paths)))
 
     return guarded(action)

@@ -1,5 +1,5 @@
 """The ETH paper's tweet comparison at one scale, resumable, then Tables I-II, the calibration figure and
-the verdicts on the paper's claims (claims.md):
+the verdicts on the paper's claims (claims.md) and the cost against full fine-tuning (cost_at_scale.md):
 
     python experiments/tweets.py --max-examples 0 --out runs/tweets_all --results results/tweets_all
 
@@ -18,8 +18,7 @@ from minion_tf.process import setup_command  # noqa: E402
 
 setup_command()
 
-from minion_tf.reports.claims import build_claims  # noqa: E402
-from minion_tf.reports.tables import build_tables  # noqa: E402
+from minion_tf.reports.tweet_reports import build_tweet_reports  # noqa: E402
 from minion_tf.runs.cli import add_shared_args, guarded  # noqa: E402
 from minion_tf.runs.runner import run  # noqa: E402
 from minion_tf.runs.suites import TWEET_HIDDENS, tweet_suite  # noqa: E402
@@ -46,7 +45,7 @@ def main(argv=None) -> int:
             if not args.dry_run:
                 run(config)  # a finished run is read back, not redone
         if not args.dry_run:
-            paths = build_tables(Path(args.out), Path(args.results)) + build_claims(Path(args.out), Path(args.results))
+            paths = build_tweet_reports(Path(args.out), Path(args.results))
             print("wrote " + ", ".join(map(str, paths)))
 
     return guarded(action, "interrupted: rerun the same command; finished runs are skipped, the cut one resumes")

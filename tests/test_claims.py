@@ -121,3 +121,34 @@ def test_a_minion_run_that_read_another_runs_cache_is_charged_with_its_build(tmp
     assert time.startswith("MINION-64 / full FT = 0.40 (400.0 / 1010.0 s")  # 100 + 2 - 2 + 300
     memory = by_claim["(d) side-tuning (MINION-64) peak private memory below full fine-tuning's"]["numbers"]
     assert memory.startswith("MINION-64 / full FT = 0.88 (3.5 / 4.0 GiB")  # the build's peak, not 1.2
+
+
+def test_cost_table_charges_the_cache_build_and_divides_by_fine_tuning(tmp_path):
+    import csv
+    import json
+
+    from minion_tf.reports.tweet_reports import build_tweet_reports
+
+    ft = _run(tmp_path / "runs", "ft", "finetune", 64, RIGHT, train_s=1000.0,
+              memory={"train": {"private_peak_gib": 4.0}})
+    read = _run(tmp_path / "runs", "read", "read", 64, RIGHT, train_s=40.0,
+                memory={"cache": {"private_peak_gib": 3.0}, "train": {"private_peak_gib": 1.0}})
+    minion = _run(tmp_path / "runs", "minion", "minion", 64, RIGHT, train_s=90.0,
+                  memory={"cache": {"private_peak_gib": 0.5}, "train": {"private_peak_gib": 1.2}})
+    for folder, cache_s, epochs in ((ft, None, [300.0, 200.0, 200.0]), (read, 300.0, [20.0, 10.0]),
+                                    (minion, 2.0, [40.0])):
+        rec = json.loads((folder / "run.json").read_text())
+        rec["epochs"] = [{"val_accuracy": 0.8, "duration_s": s} for s in epochs]
+        if cache_s is not None:
+            rec["timings"].update(cache_s=cache_s, total_s=rec["timings"]["total_s"] + cache_s)
+        (folder / "run.json").write_text(json.dumps(rec))
+    paths = build_tweet_reports(tmp_path / "runs", tmp_path / "out")
+    assert tmp_path / "out" / "cost_at_scale.md" in paths and tmp_path / "out" / "claims.md" in paths
+    rows = {r["model"]: r for r in csv.DictReader(open(tmp_path / "out" / "cost_at_scale.csv"))}
+    assert list(rows) == ["MiniLM-L6 (fine-tuned)", "READ-64", "MINION-64"]
+    ft_row, read_row, minion_row = rows.values()
+    assert float(ft_row["whole run s"]) == 1010.0 and float(ft_row["whole run s ÷ FT"]) == 1.0
+    assert float(read_row["whole run s"]) == 350.0 and float(read_row["epoch s ÷ FT"]) == 0.05
+    assert float(minion_row["whole run s"]) == 400.0  # 100 + 2 - 2 + the 300 s READ spent building the cache
+    assert float(minion_row["epoch s"]) == 40.0  # its only epoch
+    assert float(minion_row["peak private GiB ÷ FT"]) == 0.75 and minion_row["epochs"] == "1"
