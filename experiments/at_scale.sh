@@ -33,5 +33,6 @@ for part in $PARTS; do
         --out "$OUT/multitask" --results results ;;
     *) echo "at_scale.sh: unknown part '$part' (tweets grid glue imdb multitask)" >&2; exit 2 ;;
   esac
+  $PY experiments/summary.py --results results  # the verdicts so far, at the top of results/README.md
 done
 echo "== done ($(date -u +%FT%TZ))"
