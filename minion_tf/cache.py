@@ -140,9 +140,14 @@ def plan_shards(lengths: np.ndarray, num_states: int, model_dim: int, batch_toke
     return shards
 
 
+def bytes_per_token(num_states: int, model_dim: int) -> int:
+    """Bytes one real token takes in a cache: every state of it, float16 (BERTweet-base: 13 x 768 x 2)."""
+    return num_states * model_dim * 2
+
+
 def estimate_bytes(num_tokens: int, num_states: int, model_dim: int) -> int:
     """Bytes of a cache holding `num_tokens` real tokens (the floor: states only, float16)."""
-    return int(num_tokens) * num_states * model_dim * 2
+    return int(num_tokens) * bytes_per_token(num_states, model_dim)
 
 
 class HiddenStateCache:

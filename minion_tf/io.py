@@ -33,8 +33,8 @@ LOCK_FILE = ".lock"
 
 
 def size_text(n: float) -> str:
-    """Bytes for a person: "1.5 GiB", "20.0 MiB", "512 B"."""
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+    """Bytes for a person: "1.1 TiB", "1.5 GiB", "20.0 MiB", "512 B"."""
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if abs(n) >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{int(n)} B"

@@ -1,6 +1,7 @@
 """Faults a new user meets, each one clear line with nothing lost: two runs on one folder, two
 builders of one cache, a full disk, a manifest that is not one, the cost of a resumed run."""
 import errno
+import re
 import json
 import os
 import shutil
@@ -99,7 +100,8 @@ def test_a_second_cache_builder_waits_then_opens_the_finished_cache(tiny_encoder
     assert f"{directory} is in use by another process (pid {builder.pid}); waiting for it\n" in capfd.readouterr().err
 
 
-def test_a_cache_too_big_for_the_disk_is_refused_before_building(tiny_encoder_dir, tweet_dir, tmp_path, monkeypatch):
+def test_a_cache_too_big_for_the_disk_is_refused_before_building(tiny_encoder_dir, tweet_dir, tmp_path, monkeypatch,
+                                                                 capsys):
     from minion_tf.runs.runner import run
 
     usage = namedtuple("usage", "total used free")
@@ -113,6 +115,10 @@ def test_a_cache_too_big_for_the_disk_is_refused_before_building(tiny_encoder_di
     assert message.endswith(", only 2.0 KiB free; free some space, put the cache on a larger disk (--cache-dir) "
                             "or stream the states (--no-cache)")
     assert not list(tmp_path.rglob("manifest.json"))
+    size = re.search(r"hidden-state cache: ([\d,]+) tokens x ([\d,]+) bytes = (.*) in (.*) \(2\.0 KiB free\)",
+                     capsys.readouterr().out)  # the size was printed before the refusal
+    assert size is not None and size.group(4) == str(tmp_path / "cache")
+    assert message.split("needs about ")[1].startswith(size.group(3))
 
 
 def test_a_disk_full_mid_shard_is_one_line_leaves_no_temporary_and_resumes(tiny_backbone, tmp_path, monkeypatch):

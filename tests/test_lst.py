@@ -68,6 +68,7 @@ def test_describe_counts_the_side_model_and_the_frozen_encoder():
     counts = LadderSideTuning(LSTConfig(8)).describe(SimpleNamespace(encoder="minilm"), SimpleNamespace(num_labels=2))
     assert counts["trainable"] == 318_680
     assert counts["total"] == 318_680 + describe_dims("minilm")["encoder_params"]
+    assert counts["cache_bytes_per_token"] == 7 * 384 * 2  # MiniLM's 7 states of 384, float16
 
 
 def test_gates_start_at_one_half_and_follow_the_recurrence(batch):

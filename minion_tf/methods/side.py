@@ -22,10 +22,10 @@ from abc import abstractmethod
 from pathlib import Path
 
 from minion_tf.backbones import load_backbone
-from minion_tf.cache import build_cache, data_digest, estimate_bytes
+from minion_tf.cache import build_cache, bytes_per_token, data_digest, estimate_bytes
 from minion_tf.errors import MinionError
-from minion_tf.io import check_free_space, temporary_path, write_json
-from minion_tf.methods.base import Built, Feeds, KerasMethod
+from minion_tf.io import check_free_space, free_bytes, size_text, temporary_path, write_json
+from minion_tf.methods.base import Built, Feeds, KerasMethod, parameter_count
 from minion_tf.methods.saved import read_saved
 from minion_tf.models.predicting import encoder_predictor
 from minion_tf.token_split import TokenSplit
@@ -61,6 +61,9 @@ class SideNetworkMethod(KerasMethod):
             return Feeds(tokens, wrap=lambda side: StreamingSideModel(backbone, side),
                          details={**details, "streaming": True})
         dirs = {n: split_cache_dir(run, backbone, n, split) for n, split in data.splits.items()}
+        root = cache_root(run)
+        print(f"hidden-state cache: {num_tokens:,} tokens x {bytes_per_token(backbone.num_states, backbone.model_dim):,}"
+              f" bytes = {size_text(estimate)} in {root} ({size_text(free_bytes(root))} free)", flush=True)
         check_cache_space(run, dirs.values(), estimate)
         start = time.perf_counter()
         splits = {n: CachedSplit(build_cache(backbone, split.texts, dirs[n], run.max_length, pairs=split.pairs,
@@ -68,6 +71,17 @@ class SideNetworkMethod(KerasMethod):
                   for n, split in data.splits.items()}
         return Feeds(splits, details={**details, "streaming": False},
                      timings={"cache_s": time.perf_counter() - start})
+
+    def describe(self, run, spec) -> dict:
+        """The parameter counts, and the bytes a token takes in the hidden-state cache (printed)."""
+        from minion_tf.backbones import random_backbone
+
+        backbone = random_backbone(run.encoder)
+        built = self.build(run, backbone, spec)
+        per_token = bytes_per_token(backbone.num_states, backbone.model_dim)
+        print(f"hidden-state cache: {per_token:,} bytes a token ({backbone.num_states} states x {backbone.model_dim}"
+              f" x 2 bytes); e.g. 1M texts of 25 tokens: {size_text(per_token * 25 * 10**6)}")
+        return {"trainable": parameter_count(built.variables), "total": built.total, "cache_bytes_per_token": per_token}
 
     def needs_encoder(self, feeds: Feeds) -> bool:
         """Only to stream the states (`wrap` puts the encoder in front); the cached ones are read from disk."""
