@@ -1,4 +1,4 @@
-"""Hidden-state cache: every state of a frozen encoder, float16, ragged, in checksummed shards.
+"""Hidden-state cache: every state of a frozen encoder, float16 (or int8), ragged, in checksummed shards.
 
 A cache directory holds one split's states and nothing about its labels: relabelled data
 reuses it, and the labels come from the caller when a dataset is made. Its ``manifest.json``
@@ -6,6 +6,11 @@ records what the states depend on (encoder, weights and tokenizer fingerprints, 
 dtype, the digest of the texts), the number of examples and tokens, and each finished shard
 with its sha256. Shards are ``shard-NNNNN.states.npy`` (tokens, S, d) with only real tokens
 (no padding) and ``shard-NNNNN.index.npy`` (examples, 2): example id, length.
+
+``dtype="int8"`` stores each token's state as int8 with one float16 scale per token and state
+(``shard-NNNNN.scales.npy``, (tokens, S)): x = q * scale, scale = max |x| / 127 over the d values.
+That is S * (d + 2) bytes a token against float16's S * 2d, a little over half; reading dequantises
+to float16, so the side networks see the same type either way.
 
 A killed build resumes at the next shard; a cache of another encoder, tokenizer, max length
 or texts is refused with one line, and one of an older format is rebuilt (saying so in one
@@ -37,6 +42,7 @@ from minion_tf.io import folder_lock, temporary_path, write_json
 
 FORMAT_VERSION = 2  # 1 stored each example's label in the index (and hashed labels into the data digest)
 DTYPE = "float16"
+DTYPES = ("float16", "int8")  # how a cache stores the states
 
 
 def data_digest(texts, pairs=None) -> str:
@@ -140,14 +146,33 @@ def plan_shards(lengths: np.ndarray, num_states: int, model_dim: int, batch_toke
     return shards
 
 
-def bytes_per_token(num_states: int, model_dim: int) -> int:
-    """Bytes one real token takes in a cache: every state of it, float16 (BERTweet-base: 13 x 768 x 2)."""
-    return num_states * model_dim * 2
+def bytes_per_token(num_states: int, model_dim: int, dtype: str = DTYPE) -> int:
+    """Bytes one real token takes in a cache: every state of it, float16 (BERTweet-base: 13 x 768 x 2), or
+    int8 with a float16 scale per state (13 x (768 + 2))."""
+    return num_states * (model_dim * 2 if dtype == "float16" else model_dim + 2)
 
 
-def estimate_bytes(num_tokens: int, num_states: int, model_dim: int) -> int:
-    """Bytes of a cache holding `num_tokens` real tokens (the floor: states only, float16)."""
-    return int(num_tokens) * bytes_per_token(num_states, model_dim)
+def estimate_bytes(num_tokens: int, num_states: int, model_dim: int, dtype: str = DTYPE) -> int:
+    """Bytes of a cache holding `num_tokens` real tokens (the floor: states only)."""
+    return int(num_tokens) * bytes_per_token(num_states, model_dim, dtype)
+
+
+def quantize(states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 values, float16 scales) of float states (..., d): one scale per vector, max |x| / 127.
+
+    Example:
+        >>> q, scale = quantize(np.array([[0.5, -1.0, 0.25]], np.float16))   # q [[64, -127, 32]], scale [1/127]
+        >>> dequantize(q, scale)                                               # within scale / 2 of the states
+    """
+    x = np.asarray(states, np.float32)
+    scale = (np.abs(x).max(axis=-1) / 127.0).astype(np.float16)
+    safe = np.where(scale > 0, scale.astype(np.float32), 1.0)[..., None]
+    return np.clip(np.rint(x / safe), -127, 127).astype(np.int8), scale
+
+
+def dequantize(values: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """float16 states from `quantize`'s int8 values (..., d) and scales (...)."""
+    return (values.astype(np.float32) * scales.astype(np.float32)[..., None]).astype(np.float16)
 
 
 class HiddenStateCache:
@@ -158,9 +183,11 @@ class HiddenStateCache:
         self.manifest = manifest
         self.num_states = manifest["num_states"]
         self.model_dim = manifest["model_dim"]
-        self._states, ids, lengths, shard_of, offset = [], [], [], [], []
+        self._states, self._scales, ids, lengths, shard_of, offset = [], [], [], [], [], []
         for shard in manifest["shards"]:
             states = np.load(self.directory / shard["states"], mmap_mode="r")
+            if "scales" in shard:  # int8
+                self._scales.append(np.load(self.directory / shard["scales"], mmap_mode="r"))
             index = np.load(self.directory / shard["index"])
             starts = np.concatenate([[0], np.cumsum(index[:, 1])[:-1]])
             self._states.append(states)
@@ -189,7 +216,10 @@ class HiddenStateCache:
         out = np.zeros((len(rows), self.num_states, width, self.model_dim), dtype=np.float16)
         blocks = zip(self._shard[rows].tolist(), self._offset[rows].tolist(), lengths.tolist())
         for b, (shard, start, n) in enumerate(blocks):
-            out[b, :, :n] = self._states[shard][start:start + n].transpose(1, 0, 2)
+            block = self._states[shard][start:start + n]
+            if self._scales:
+                block = dequantize(block, self._scales[shard][start:start + n])
+            out[b, :, :n] = block.transpose(1, 0, 2)
         mask = (np.arange(width) < lengths[:, None]).astype(np.int32)
         return out, mask
 
@@ -233,7 +263,7 @@ def _older_format(manifest: dict) -> int | None:
 
 
 def _verify_shard(directory: Path, shard: dict) -> str | None:
-    for key in ("states", "index"):
+    for key in _shard_files(shard):
         path = directory / shard[key]
         if not path.exists():
             return f"{path}: missing"
@@ -242,6 +272,11 @@ def _verify_shard(directory: Path, shard: dict) -> str | None:
         if file_sha256(path) != shard[key + "_sha256"]:
             return f"{path}: checksum mismatch (corrupt)"
     return None
+
+
+def _shard_files(shard: dict) -> tuple[str, ...]:
+    """The keys of a shard entry's files: states and index, and an int8 cache's scales."""
+    return ("states", "index", "scales") if "scales" in shard else ("states", "index")
 
 
 def open_cache(directory: str | Path, spec: CacheSpec | None = None, verify: bool = True) -> HiddenStateCache:
@@ -295,17 +330,21 @@ class _ShardWriter:
 
 
 def build_cache(backbone, texts, directory: str | Path, max_length: int, batch_tokens: int = 16384,
-                shard_mb: float = 256.0, progress: bool = True, pairs=None, tokens=None) -> HiddenStateCache:
+                shard_mb: float = 256.0, progress: bool = True, pairs=None, tokens=None,
+                dtype: str = DTYPE) -> HiddenStateCache:
     """Build (or resume, or just open) the cache of one split's hidden states (no labels: see `dataset`).
 
     The encoder runs on length-sorted batches (almost no padding); only real tokens are stored.
     `pairs` are the second texts of sentence pairs, encoded with the first as the tokenizer joins
     them. `tokens` are the texts already tokenised by this backbone's tokenizer at `max_length`
-    (a `TokenSplit`, or one id array per text): then the texts are not tokenised again. While
+    (a `TokenSplit`, or one id array per text): then the texts are not tokenised again. `dtype` is how
+    the states are stored (`DTYPES`: float16, or int8 with a scale per token and state). While
     another process builds the same cache, this one waits for it (saying so in one line).
     """
     directory = Path(directory)
-    spec = CacheSpec(identity=backbone.identity(), max_length=max_length, data=data_digest(texts, pairs))
+    if dtype not in DTYPES:
+        raise MinionError(f"cache dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    spec = CacheSpec(identity=backbone.identity(), max_length=max_length, data=data_digest(texts, pairs), dtype=dtype)
     seqs = None if tokens is None else _given_tokens(directory, tokens, len(texts), backbone, max_length)
     manifest = _read_manifest(directory)
     if (manifest is not None and manifest.get("complete") and _older_format(manifest) is None
@@ -345,7 +384,7 @@ def _check_spec(directory: Path, spec: CacheSpec, manifest: dict) -> None:
 def _remove_shards(directory: Path, manifest: dict) -> None:
     """Delete the shard files a manifest lists (only plain names inside `directory`)."""
     for shard in manifest["shards"]:
-        for key in ("states", "index"):
+        for key in ("states", "index", "scales"):
             name = shard.get(key) if isinstance(shard, dict) else None
             if isinstance(name, str) and name == Path(name).name and name.startswith("shard-"):
                 (directory / name).unlink(missing_ok=True)
@@ -394,7 +433,7 @@ def _build(backbone, texts, pairs, seqs, directory: Path, spec: CacheSpec, batch
     if manifest is not None and manifest.get("plan") != plan_digest:
         done = {}  # shards of another batch/shard size hold other examples: start over
     manifest = {"spec": spec.as_dict(), "config_hash": spec.config_hash, "encoder": backbone.name,
-                "tokenizer": backbone.tokenizer.name, "max_length": max_length, "dtype": DTYPE,
+                "tokenizer": backbone.tokenizer.name, "max_length": max_length, "dtype": spec.dtype,
                 "num_states": backbone.num_states, "model_dim": backbone.model_dim,
                 "num_examples": len(seqs), "num_tokens": int(lengths.sum()), "num_shards": len(plan), "plan": plan_digest,
                 "shards": [done[i] for i in sorted(done)], "complete": False}
@@ -412,9 +451,12 @@ def _build(backbone, texts, pairs, seqs, directory: Path, spec: CacheSpec, batch
 
     def finish(shard: ShardPlan, states: np.ndarray, index: np.ndarray):
         name = f"shard-{shard.index:05d}"
+        arrays = {"states": states, "index": index}
+        if spec.dtype == "int8":
+            arrays["states"], arrays["scales"] = quantize(states)
         entry = {"shard": shard.index, "examples": len(index), "tokens": len(states),
-                 "states": name + ".states.npy", "index": name + ".index.npy"}
-        for key, array in (("states", states), ("index", index)):
+                 **{key: f"{name}.{key}.npy" for key in arrays}}
+        for key, array in arrays.items():
             entry[key + "_sha256"] = _save_npy(directory / entry[key], array)
             entry[key + "_bytes"] = (directory / entry[key]).stat().st_size
         with lock:

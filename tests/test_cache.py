@@ -294,3 +294,49 @@ def test_labels_of_another_length_are_one_line(tiny_backbone, tmp_path):
     cache = build(tiny_backbone, tmp_path / "c")
     with pytest.raises(MinionError, match=r"labels of shape \(59,\) for a cache of 60 examples"):
         cache.dataset(16, LABELS[:59])
+
+
+def test_quantize_rounds_to_the_nearest_step_of_each_vector():
+    from minion_tf.cache import dequantize, quantize
+
+    q, scale = quantize(np.array([[0.5, -1.0, 0.25], [0.0, 0.0, 0.0]], np.float16))
+    assert q.dtype == np.int8 and scale.dtype == np.float16
+    np.testing.assert_array_equal(q, [[64, -127, 32], [0, 0, 0]])  # 0.5 * 127 = 63.5 rounds to even 64
+    np.testing.assert_allclose(scale, [1 / 127, 0], rtol=1e-3)
+    x = np.random.default_rng(0).normal(size=(50, 4, 32)).astype(np.float16)
+    q, scale = quantize(x)
+    error = np.abs(dequantize(q, scale).astype(np.float32) - x.astype(np.float32))
+    assert (error <= scale.astype(np.float32)[..., None] * 0.5 + 2e-3).all()  # half a step, float16 rounding
+
+
+def test_an_int8_cache_holds_the_float16_states_to_half_a_step_in_a_little_over_half_the_bytes(tiny_backbone,
+                                                                                            tmp_path):
+    from minion_tf.cache import bytes_per_token
+
+    exact = build(tiny_backbone, tmp_path / "f16")
+    small = build(tiny_backbone, tmp_path / "i8", dtype="int8")
+    manifest = json.loads((tmp_path / "i8" / "manifest.json").read_text())
+    assert manifest["dtype"] == manifest["spec"]["dtype"] == "int8" and manifest["complete"]
+    shard = manifest["shards"][0]
+    assert np.load(tmp_path / "i8" / shard["states"]).dtype == np.int8
+    assert np.load(tmp_path / "i8" / shard["scales"]).shape == (shard["tokens"], 3)
+    rows = np.arange(len(TEXTS))
+    (want, mask), (got, got_mask) = exact.states(rows), small.states(rows)
+    np.testing.assert_array_equal(mask, got_mask)
+    assert got.dtype == np.float16
+    step = np.abs(want.astype(np.float32)).max(axis=-1, keepdims=True) / 127
+    assert (np.abs(got.astype(np.float32) - want.astype(np.float32)) <= step / 2 + 2e-3).all()
+    sizes = {name: sum((tmp_path / name / s[k]).stat().st_size for s in json.loads(
+        (tmp_path / name / "manifest.json").read_text())["shards"] for k in ("states", "scales") if k in s)
+             for name in ("f16", "i8")}
+    tokens = manifest["num_tokens"]
+    assert bytes_per_token(3, 32, "int8") == 3 * 34 and bytes_per_token(3, 32) == 3 * 64
+    header = 128 * 2 * manifest["num_shards"]  # .npy headers
+    assert sizes["i8"] - header <= tokens * 3 * 34 < sizes["i8"] and sizes["f16"] - header <= tokens * 3 * 64
+    assert open_cache(tmp_path / "i8").manifest["dtype"] == "int8"  # its scales verify too
+    scales = tmp_path / "i8" / shard["scales"]
+    scales.write_bytes(scales.read_bytes()[:-1])
+    with pytest.raises(MinionError, match="scales.npy: truncated"):
+        open_cache(tmp_path / "i8")
+    with pytest.raises(MinionError, match="cache was built with dtype 'int8', expected 'float16'"):
+        build(tiny_backbone, tmp_path / "i8")

@@ -112,10 +112,11 @@ def test_a_cache_too_big_for_the_disk_is_refused_before_building(tiny_encoder_di
         run(config)
     message = str(caught.value)
     assert message.startswith(f"{tmp_path / 'cache'}: the hidden-state cache needs about ")
-    assert message.endswith(", only 2.0 KiB free; free some space, put the cache on a larger disk (--cache-dir) "
-                            "or stream the states (--no-cache)")
+    assert message.endswith(", only 2.0 KiB free; free some space, put the cache on a larger disk (--cache-dir), "
+                            "store it in int8 (--cache-dtype int8, about half the bytes) or stream the states "
+                            "(--no-cache)")
     assert not list(tmp_path.rglob("manifest.json"))
-    size = re.search(r"hidden-state cache: ([\d,]+) tokens x ([\d,]+) bytes = (.*) in (.*) \(2\.0 KiB free\)",
+    size = re.search(r"hidden-state cache \(float16\): ([\d,]+) tokens x ([\d,]+) bytes = (.*) in (.*) \(2\.0 KiB free\)",
                      capsys.readouterr().out)  # the size was printed before the refusal
     assert size is not None and size.group(4) == str(tmp_path / "cache")
     assert message.split("needs about ")[1].startswith(size.group(3))

@@ -53,7 +53,7 @@ class SideNetworkMethod(KerasMethod):
         tokens = {n: TokenSplit.from_texts(backbone.tokenizer, s.texts, s.labels, run.max_length, pairs=s.pairs)
                   for n, s in data.splits.items()}
         num_tokens = sum(int(t.lengths.sum()) for t in tokens.values())
-        estimate = estimate_bytes(num_tokens, backbone.num_states, backbone.model_dim)
+        estimate = estimate_bytes(num_tokens, backbone.num_states, backbone.model_dim, run.cache_dtype)
         details = {"cache_estimate_bytes": estimate, "num_tokens": num_tokens}
         if run.no_cache or estimate > run.cache_budget_gb * 2**30:
             why = "--no-cache" if run.no_cache else f"estimated cache {estimate / 2**30:.1f} GiB > budget"
@@ -62,12 +62,13 @@ class SideNetworkMethod(KerasMethod):
                          details={**details, "streaming": True})
         dirs = {n: split_cache_dir(run, backbone, n, split) for n, split in data.splits.items()}
         root = cache_root(run)
-        print(f"hidden-state cache: {num_tokens:,} tokens x {bytes_per_token(backbone.num_states, backbone.model_dim):,}"
-              f" bytes = {size_text(estimate)} in {root} ({size_text(free_bytes(root))} free)", flush=True)
+        per_token = bytes_per_token(backbone.num_states, backbone.model_dim, run.cache_dtype)
+        print(f"hidden-state cache ({run.cache_dtype}): {num_tokens:,} tokens x {per_token:,} bytes = "
+              f"{size_text(estimate)} in {root} ({size_text(free_bytes(root))} free)", flush=True)
         check_cache_space(run, dirs.values(), estimate)
         start = time.perf_counter()
         splits = {n: CachedSplit(build_cache(backbone, split.texts, dirs[n], run.max_length, pairs=split.pairs,
-                                             tokens=tokens[n]), split.labels)
+                                             tokens=tokens[n], dtype=run.cache_dtype), split.labels)
                   for n, split in data.splits.items()}
         return Feeds(splits, details={**details, "streaming": False},
                      timings={"cache_s": time.perf_counter() - start})
@@ -78,9 +79,10 @@ class SideNetworkMethod(KerasMethod):
 
         backbone = random_backbone(run.encoder)
         built = self.build(run, backbone, spec)
-        per_token = bytes_per_token(backbone.num_states, backbone.model_dim)
-        print(f"hidden-state cache: {per_token:,} bytes a token ({backbone.num_states} states x {backbone.model_dim}"
-              f" x 2 bytes); e.g. 1M texts of 25 tokens: {size_text(per_token * 25 * 10**6)}")
+        per_token = bytes_per_token(backbone.num_states, backbone.model_dim, run.cache_dtype)
+        layout = "x 2 bytes" if run.cache_dtype == "float16" else "int8, + 2 bytes of scale a state"
+        print(f"hidden-state cache ({run.cache_dtype}): {per_token:,} bytes a token ({backbone.num_states} states x "
+              f"{backbone.model_dim} {layout}); e.g. 1M texts of 25 tokens: {size_text(per_token * 25 * 10**6)}")
         return {"trainable": parameter_count(built.variables), "total": built.total, "cache_bytes_per_token": per_token}
 
     def needs_encoder(self, feeds: Feeds) -> bool:
@@ -128,7 +130,9 @@ def split_cache_dir(run, backbone, name: str, split) -> Path:
     provider = backbone.name.split(":", 1)[0] + "-" if ":" in backbone.name else ""  # keras-hub: its own folder
     slug = re.sub(r"[^A-Za-z0-9.-]+", "_", provider + backbone.name.rstrip("/").split("/")[-1])
     precision = "" if backbone.precision() == "float32" else f"-{backbone.precision()}"  # mixed precision: its own
-    return cache_root(run) / f"{slug}-L{run.max_length}{precision}" / f"{name}-{data_digest(split.texts, split.pairs)}"
+    stored = "" if run.cache_dtype == "float16" else f"-{run.cache_dtype}"  # an int8 cache: its own too
+    return (cache_root(run) / f"{slug}-L{run.max_length}{precision}{stored}"
+            / f"{name}-{data_digest(split.texts, split.pairs)}")
 
 
 def check_cache_space(run, directories, estimate: int) -> None:
@@ -136,7 +140,8 @@ def check_cache_space(run, directories, estimate: int) -> None:
     present = sum(f.stat().st_size for d in directories if d.is_dir() for f in d.iterdir()
                   if not f.name.startswith(".tmp-"))
     check_free_space(cache_root(run), estimate - present, "the hidden-state cache",
-                     "free some space, put the cache on a larger disk (--cache-dir) or stream the states (--no-cache)")
+                     "free some space, put the cache on a larger disk (--cache-dir), store it in int8 (--cache-dtype "
+                     "int8, about half the bytes) or stream the states (--no-cache)")
 
 
 class CachedSplit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from minion_tf.cache import DTYPES as CACHE_DTYPES
 from minion_tf.distribute import STRATEGIES
 from minion_tf.errors import MinionError
 from minion_tf.io import is_disk_full
@@ -101,9 +102,13 @@ def add_shared_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="stream states from the encoder instead of caching")
     p.add_argument("--cache-budget-gb", type=float, default=20.0,
                    help="stream instead of caching when the cache would exceed this (default 20)")
+    p.add_argument("--cache-dtype", choices=CACHE_DTYPES, default="float16",
+                   help="how the cache stores the states: float16 (default) or int8 with a scale per token and state "
+                        "(a little over half the bytes; a streaming run reads float16 states)")
     p.add_argument("--strategy", choices=STRATEGIES, default="none",
-                   help="none (default: one device) or mirrored (the local GPUs, or the logical CPU devices); "
-                        "--batch-size is the global batch")
+                   help="none (default: one device), mirrored (the local GPUs, or the logical CPU devices) or "
+                        "multiworker (the workers TF_CONFIG names; run the same command on each); --batch-size is "
+                        "the global batch")
     p.add_argument("--precision", choices=tuple(POLICIES), default="float32",
                    help="float32 (default), or mixed precision (float32 weights) computing in bfloat16 (CPUs with "
                         "AVX512_BF16/AMX, recent GPUs) or float16 (GPUs): the frozen forward, the cache and training")

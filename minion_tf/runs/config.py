@@ -17,6 +17,7 @@ from pathlib import Path
 from minion_tf.errors import MinionError
 from minion_tf.methods.base import KerasMethod
 from minion_tf.methods.registry import make_method, methods
+from minion_tf.cache import DTYPES as CACHE_DTYPES
 from minion_tf.distribute import check_strategy
 from minion_tf.precision import check_precision
 from minion_tf.runs.task_data import task_spec
@@ -26,7 +27,7 @@ DEFAULT_MAX_EXAMPLES = 20000
 TEXT_FIELDS = ("text_column", "label_column", "pair_column", "regression", "no_dedupe", "split_hashtags",
                "anonymise")  # --task text only
 LATER_FIELDS = ("task", "train_fraction", "max_test_examples", "patience", "min_delta", *TEXT_FIELDS, "precision",
-                "strategy")
+                "strategy", "cache_dtype")
 # Where a run goes and what it logs, not what it computes: outside the run key.
 PATH_FIELDS = ("out", "cache_dir", "no_cache", "cache_budget_gb", "seeds", "tensorboard")
 
@@ -68,7 +69,8 @@ class RunConfig:
     anonymise: bool = False
     tensorboard: bool = False  # also write TensorBoard event files (logs only: not in the run key)
     precision: str = "float32"  # or mixed precision: bfloat16, float16 (minion_tf.precision)
-    strategy: str = "none"  # or mirrored (minion_tf.distribute)
+    strategy: str = "none"  # or mirrored, multiworker (minion_tf.distribute)
+    cache_dtype: str = "float16"  # or int8: how the hidden-state cache stores the states (minion_tf.cache)
 
     def __post_init__(self):
         self.method = make_method(self.model, self.options)  # an unknown model or option fails here
@@ -94,6 +96,8 @@ class RunConfig:
         if self.precision != "float32" and not isinstance(self.method, KerasMethod):
             raise MinionError(f"--precision {self.precision} goes with the Keras-trained methods; "
                               f"--model {self.model} runs in float32")
+        if self.cache_dtype not in CACHE_DTYPES:
+            raise MinionError(f"--cache-dtype must be one of {', '.join(CACHE_DTYPES)}, got {self.cache_dtype!r}")
         check_strategy(self.strategy)
         if self.strategy != "none" and not isinstance(self.method, KerasMethod):
             raise MinionError(f"--strategy {self.strategy} goes with the methods Keras trains; --model {self.model} "
