@@ -12,7 +12,7 @@ from minion_tf.runs.config import RunConfig
 
 
 def test_the_strategy_is_checked_keyed_only_when_set_and_refused_where_keras_does_not_train():
-    with pytest.raises(MinionError, match="--strategy must be one of none, mirrored, got 'tpu'"):
+    with pytest.raises(MinionError, match="--strategy must be one of none, mirrored, multiworker, got 'tpu'"):
         check_strategy("tpu")
     plain = RunConfig(model="minion", options={"hidden": 64})
     mirrored = RunConfig(model="minion", options={"hidden": 64}, strategy="mirrored")
@@ -93,8 +93,8 @@ def test_mirrored_training_over_two_cpu_replicas_trains_as_one_device(tiny_encod
     assert found["steps_max_weight_diff"] < 1e-6
     none, mirrored = found["none"], found["mirrored"]
     assert none["distribute"] == {"strategy": "none", "replicas": 1}
-    assert mirrored["distribute"] == {"strategy": "mirrored", "replicas": 2}
-    assert "--strategy mirrored: 2 replicas, each about 1/2 of every batch of 31" in proc.stdout
+    assert mirrored["distribute"] == {"strategy": "mirrored", "replicas": 2, "per_replica_batch": 15.5}
+    assert "--strategy mirrored: 2 replicas, each about 1/2 of every batch of 31 (the learning rate is not rescaled)" in proc.stdout
     np.testing.assert_allclose(mirrored["loss"], none["loss"], rtol=1e-4)
     np.testing.assert_allclose(mirrored["probs"], none["probs"], atol=1e-4)
     assert mirrored["accuracy"] == none["accuracy"]

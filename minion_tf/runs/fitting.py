@@ -13,7 +13,7 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
-from minion_tf.distribute import make_strategy
+from minion_tf.distribute import lost_worker, make_strategy, worker_task
 from minion_tf.errors import MinionError
 from minion_tf.memory import free_unused
 from minion_tf.methods.base import parameter_count
@@ -35,9 +35,14 @@ def fit_keras(method, config, data, run_dir: Path, callbacks_for, phase=lambda n
 
     strategy = make_strategy(config.strategy)
     replicas = strategy.num_replicas_in_sync
+    distribute = {"strategy": config.strategy, "replicas": replicas}
+    if config.strategy == "multiworker":
+        distribute["workers"] = worker_task()[2]
     if config.strategy != "none":
-        print(f"--strategy {config.strategy}: {replicas} replicas, each about 1/{replicas} of every batch of "
-              f"{config.batch_size}", flush=True)
+        distribute["per_replica_batch"] = config.batch_size / replicas  # a bucket's last batch is smaller
+        print(f"--strategy {config.strategy}: {replicas} replicas" + (f" on {distribute['workers']} workers" if
+              "workers" in distribute else "") + f", each about 1/{replicas} of every batch of {config.batch_size} "
+              "(the learning rate is not rescaled)", flush=True)
     # the models built here compute in the policy and have their variables on every replica
     with strategy.scope(), precision_policy(config.precision):
         backbone = load_backbone(config.encoder, config.tokenizer, trainable=method.trains_encoder)
@@ -72,7 +77,7 @@ def fit_keras(method, config, data, run_dir: Path, callbacks_for, phase=lambda n
     method.save(run_dir, built, config, backbone, data.spec)
     return {"history": fit["history"], "best_epoch": fit["best_epoch"], "test_probs": test_probs,
             "timings": timings, "params": {"trainable": trainable, "total": built.total},
-            "details": {**feeds.details, "distribute": {"strategy": config.strategy, "replicas": replicas}}}
+            "details": {**feeds.details, "distribute": distribute}}
 
 
 class TrainOnly(keras.Model):
@@ -134,8 +139,15 @@ def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: di
     start = time.perf_counter()
     if first_epoch < config.epochs and not (stopper and stopper.done):
         train = feeds["train"].dataset(config.batch_size, seed=config.seed, first_epoch=first_epoch)
-        model.fit(train, validation_data=val, epochs=config.epochs, initial_epoch=first_epoch, verbose=2,
-                  callbacks=[*callbacks, checkpoint])
+        try:
+            model.fit(train, validation_data=val, epochs=config.epochs, initial_epoch=first_epoch, verbose=2,
+                      callbacks=[*callbacks, checkpoint])
+        except Exception as err:
+            if config.strategy != "multiworker" or not lost_worker(err):
+                raise
+            raise MinionError(f"--strategy multiworker: lost a worker in epoch {len(checkpoint.history) + 1} "
+                              f"({type(err).__name__}); rerun the same command on every worker to resume after "
+                              f"epoch {len(checkpoint.history)}") from None
     train_s = time.perf_counter() - start
     if stopper:
         stopper.restore()

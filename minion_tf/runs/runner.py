@@ -7,6 +7,8 @@ Example:
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +17,7 @@ import numpy as np
 
 from minion_tf.backbones import check_encoder
 from minion_tf.callbacks import EnergyConfig
+from minion_tf.distribute import is_chief, make_strategy, sum_over_workers
 from minion_tf.io import folder_lock, temporary_path, write_json
 from minion_tf.memory import PhasePeaks, phase_line
 from minion_tf.metrics import apply_temperature, calibration_errors, nll, reliability_bins
@@ -27,6 +30,9 @@ from minion_tf.runs.epoch_logs import EpochLogs
 from minion_tf.runs.record import git_commit, package_versions, param_line
 from minion_tf.runs.migrate import check_legacy
 from minion_tf.runs.task_data import load_run_data, normalisation, spec_of
+
+
+ADDITIVE = ("energy_kwh", "energy_counter_kwh", "cpu_energy_kwh", "power_kw")  # summed over workers
 
 
 def describe(config: RunConfig) -> dict:
@@ -94,8 +100,28 @@ def run(config: RunConfig) -> dict:
     check_legacy(config)
     if "encoder" not in config.method.ignores:  # a missing encoder is found before any folder or data are made
         check_encoder(config.encoder)
+    if config.strategy == "multiworker":
+        make_strategy("multiworker")  # before any other TensorFlow work, as its collectives need
+        if not is_chief():
+            return _run_as_worker(config)
     with folder_lock(config.run_dir(), hint="use another --out"):
         return _finished(config) or _run_holding_folder(config)
+
+
+def _run_as_worker(config: RunConfig) -> dict:
+    """A worker other than the chief: the same run in a scratch folder of its own (its data, cache and
+    checkpoints), from the chief's last finished epoch; the folder goes when the run ends."""
+    scratch = Path(tempfile.mkdtemp(prefix="minion-worker-"))
+    try:
+        mine = replace(config, out=str(scratch))
+        progress = config.run_dir() / "progress"
+        if progress.is_dir():  # resume where the chief's run folder says
+            shutil.copytree(progress, mine.run_dir() / "progress")
+        mine.run_dir().mkdir(parents=True, exist_ok=True)
+        print(f"multiworker: not the chief; working in {scratch} (the chief writes {config.run_dir()})", flush=True)
+        return _run_holding_folder(mine)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _finished(config: RunConfig) -> dict | None:
@@ -157,8 +183,10 @@ def _train_and_record(config: RunConfig, memory: PhasePeaks) -> dict:
         first = data.test_names[0]
         plot_reliability({f"{config.label()} {first}": (test_probs[first], data.splits[first].labels)},
                          run_dir / "reliability_test.png")
-    ledger.record(run_dir, {**result["timings"], "total_s": time.perf_counter() - start}, energy.summary,
-                  memory.stop())
+    spent = energy.summary
+    if config.strategy == "multiworker":  # every worker samples its own devices: the run used them all
+        spent = {**spent, **sum_over_workers(make_strategy("multiworker"), {k: spent[k] for k in ADDITIVE})}
+    ledger.record(run_dir, {**result["timings"], "total_s": time.perf_counter() - start}, spent, memory.stop())
     cost = ledger.totals(run_dir)
     print(phase_line(cost["memory"]), flush=True)
     record = {
