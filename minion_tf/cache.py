@@ -16,7 +16,11 @@ A killed build resumes at the next shard; a cache of another encoder, tokenizer,
 or texts is refused with one line, and one of an older format is rebuilt (saying so in one
 line); checksums are verified when a cache is opened. One process builds a cache at a time
 (a lock in its folder): another one building the same cache waits for it, then opens the
-finished cache. A caller that has tokenised the texts already passes its `TokenSplit` (or id
+finished cache. Or several workers build it together (`worker=(i, n)`, a folder they share):
+each writes the shards i, i + n, ... and lists them in its own ``manifest.worker-I.json``;
+worker 0 verifies every shard, then writes ``manifest.json`` as one process would have (the
+cache is byte-identical); the others wait for it. A worker that died leaves its shards
+unbuilt, and the next run builds only those. A caller that has tokenised the texts already passes its `TokenSplit` (or id
 arrays) as `tokens`, so the texts are tokenised once.
 
 Example:
@@ -28,9 +32,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import queue
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -331,7 +337,7 @@ class _ShardWriter:
 
 def build_cache(backbone, texts, directory: str | Path, max_length: int, batch_tokens: int = 16384,
                 shard_mb: float = 256.0, progress: bool = True, pairs=None, tokens=None,
-                dtype: str = DTYPE) -> HiddenStateCache:
+                dtype: str = DTYPE, worker: tuple[int, int] | None = None) -> HiddenStateCache:
     """Build (or resume, or just open) the cache of one split's hidden states (no labels: see `dataset`).
 
     The encoder runs on length-sorted batches (almost no padding); only real tokens are stored.
@@ -340,6 +346,7 @@ def build_cache(backbone, texts, directory: str | Path, max_length: int, batch_t
     (a `TokenSplit`, or one id array per text): then the texts are not tokenised again. `dtype` is how
     the states are stored (`DTYPES`: float16, or int8 with a scale per token and state). While
     another process builds the same cache, this one waits for it (saying so in one line).
+    `worker=(i, n)` builds worker i's share of the shards with n workers (see the module docstring).
     """
     directory = Path(directory)
     if dtype not in DTYPES:
@@ -350,6 +357,8 @@ def build_cache(backbone, texts, directory: str | Path, max_length: int, batch_t
     if (manifest is not None and manifest.get("complete") and _older_format(manifest) is None
             and not _intact_shards(directory, spec, manifest)[1]):
         cache = HiddenStateCache(directory, manifest)
+    elif worker is not None and worker[1] > 1:
+        cache = _build(backbone, texts, pairs, seqs, directory, spec, batch_tokens, shard_mb, progress, worker)
     else:
         with folder_lock(directory, wait=True):
             cache = _build(backbone, texts, pairs, seqs, directory, spec, batch_tokens, shard_mb, progress)
@@ -404,15 +413,16 @@ def _intact_shards(directory: Path, spec: CacheSpec, manifest: dict) -> tuple[di
 
 
 def _build(backbone, texts, pairs, seqs, directory: Path, spec: CacheSpec, batch_tokens: int, shard_mb: float,
-           progress: bool) -> HiddenStateCache:
-    """`build_cache` once this process holds the folder: what is there may have changed while it waited."""
+           progress: bool, worker: tuple[int, int] | None = None) -> HiddenStateCache:
+    """`build_cache` once this process holds the folder (what is there may have changed while it waited), or
+    as one of `worker[1]` workers building it together."""
     import tensorflow as tf
     from tqdm.auto import tqdm
 
     max_length = spec.max_length
     manifest = _read_manifest(directory)
     done = {}
-    if manifest is not None and _older_format(manifest) is not None:
+    if manifest is not None and _older_format(manifest) is not None and worker is None:
         print(f"{directory}: cache of format {_older_format(manifest)} (labels in its index); rebuilding it in "
               f"format {FORMAT_VERSION}", file=sys.stderr, flush=True)
         _remove_shards(directory, manifest)
@@ -437,13 +447,19 @@ def _build(backbone, texts, pairs, seqs, directory: Path, spec: CacheSpec, batch
                 "num_states": backbone.num_states, "model_dim": backbone.model_dim,
                 "num_examples": len(seqs), "num_tokens": int(lengths.sum()), "num_shards": len(plan), "plan": plan_digest,
                 "shards": [done[i] for i in sorted(done)], "complete": False}
-    write_json(directory / "manifest.json", manifest)
+    listing = directory / "manifest.json"
+    if worker is not None:  # this worker's own list; shards other workers (or an earlier run) finished count
+        listing = directory / f"manifest.worker-{worker[0]}.json"
+        directory.mkdir(parents=True, exist_ok=True)
+        done.update(_worker_shards(directory, spec, plan_digest, len(plan), verified=done))
+        manifest["shards"] = [done[i] for i in sorted(done) if i % worker[1] == worker[0]]
+    write_json(listing, manifest)
 
     @tf.function(input_signature=[tf.TensorSpec((None, None), tf.int32)] * 2)
     def forward(ids, mask):
         return tf.cast(backbone.hidden_states(ids, mask), tf.float16)
 
-    todo = [s for s in plan if s.index not in done]
+    todo = [s for s in plan if s.index not in done and (worker is None or s.index % worker[1] == worker[0])]
     bar = tqdm(total=int(sum(lengths[s.examples].sum() for s in todo)), unit="tok", unit_scale=True,
                desc=f"caching {directory.name}", disable=not progress)
     writer = _ShardWriter()
@@ -462,7 +478,7 @@ def _build(backbone, texts, pairs, seqs, directory: Path, spec: CacheSpec, batch
         with lock:
             manifest["shards"].append(entry)
             manifest["shards"].sort(key=lambda s: s["shard"])
-            write_json(directory / "manifest.json", manifest)
+            write_json(listing, manifest)
 
     try:
         for shard in todo:
@@ -482,7 +498,63 @@ def _build(backbone, texts, pairs, seqs, directory: Path, spec: CacheSpec, batch
     finally:
         writer.close()
         bar.close()
+    if worker is not None:
+        return _finish_together(directory, spec, manifest, plan_digest, worker)
     manifest["complete"] = True
     write_json(directory / "manifest.json", manifest)
     return open_cache(directory, spec, verify=False)
+
+
+def _worker_shards(directory: Path, spec: CacheSpec, plan: str, num_shards: int, verified: dict) -> dict:
+    """{shard index: entry} of the shards the workers' lists give for this plan that verify (checked once:
+    those in `verified` are not read again); a list of another spec is refused."""
+    found = {}
+    for path in sorted(directory.glob("manifest.worker-*.json")):
+        try:
+            listing = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            continue  # being replaced right now: read it on the next look
+        if not isinstance(listing, dict) or listing.get("plan") != plan or not isinstance(listing.get("shards"), list):
+            continue  # a list of another plan (batch or shard size): its shards hold other examples
+        _check_spec(directory, spec, listing)
+        for entry in listing["shards"]:
+            index = entry.get("shard") if isinstance(entry, dict) else None
+            if isinstance(index, int) and 0 <= index < num_shards and index not in verified and index not in found:
+                if _verify_shard(directory, entry) is None:
+                    found[index] = entry
+    return found
+
+
+def _finish_together(directory: Path, spec: CacheSpec, manifest: dict, plan: str, worker: tuple[int, int]):
+    """Worker 0: wait until every shard is listed and verified, then write manifest.json as one process would
+    have. The others: wait for that manifest. Either gives up in one line after `MINION_WORKER_TIMEOUT`
+    seconds (default 600) without a new shard."""
+    timeout = float(os.environ.get("MINION_WORKER_TIMEOUT", 600))
+    done = {e["shard"]: e for e in manifest["shards"]}  # this worker's own: written and hashed here
+    last, seen = time.monotonic(), -1
+    while True:
+        if worker[0] == 0:
+            done.update(_worker_shards(directory, spec, plan, manifest["num_shards"], verified=done))
+            if len(done) == manifest["num_shards"]:
+                merged = {**manifest, "shards": [done[i] for i in sorted(done)], "complete": True}
+                write_json(directory / "manifest.json", merged)
+                for path in [*directory.glob("manifest.worker-*.json"), *directory.glob(".tmp-*")]:
+                    path.unlink(missing_ok=True)  # every worker is done writing here
+                return open_cache(directory, spec, verify=False)
+            count = len(done)
+        else:
+            found = _read_manifest(directory)
+            if found is not None and found.get("complete") and found.get("plan") == plan:
+                return open_cache(directory, spec, verify=False)
+            count = sum(len(json.loads(p.read_text()).get("shards", [])) for p in directory.glob("manifest.worker-*.json"))
+        if count != seen:
+            seen, last = count, time.monotonic()
+        elif time.monotonic() - last > timeout:
+            missing = sorted(set(range(manifest["num_shards"])) - set(done)) if worker[0] == 0 else []
+            what = (f"shards {', '.join(map(str, missing[:5]))}{' ...' if len(missing) > 5 else ''} (of workers "
+                    f"{', '.join(str(w) for w in sorted({i % worker[1] for i in missing}))}) did not appear"
+                    if missing else "the merged manifest did not appear")
+            raise MinionError(f"{directory}: {what} within {timeout:g} s; a worker stopped? Rerun every worker to "
+                              "build the missing shards")
+        time.sleep(0.5)
 

@@ -7,7 +7,8 @@
 - ``multiworker``: `tf.distribute.MultiWorkerMirroredStrategy`, configured by the `TF_CONFIG`
   environment variable as TensorFlow documents it (the cluster's workers and this process's task).
   Every worker runs the same command; the chief (task "chief", else worker 0) writes the run folder,
-  the others work in a scratch folder of their own (`runs.runner`). A worker that stops answering
+  the others work in a scratch folder of their own (`runs.runner`); with a shared `--cache-dir` they
+  build the hidden-state cache together (`cache.build_cache(worker=...)`). A worker that stops answering
   makes the others fail within `MINION_WORKER_TIMEOUT` seconds (default 600) of waiting on it.
 
 ``--batch-size`` stays the global batch: each of N replicas computes its share of every batch,
@@ -73,8 +74,14 @@ def worker_task() -> tuple[str, int, int]:
 
 def is_chief() -> bool:
     """Whether this process writes the run: task "chief", or worker 0 of a cluster without one."""
-    kind, index, _ = worker_task()
-    return kind == "chief" or (index == 0 and "chief" not in json.loads(os.environ["TF_CONFIG"])["cluster"])
+    return worker_position()[0] == 0
+
+
+def worker_position() -> tuple[int, int]:
+    """(this process's place among the workers, their number): the chief 0, the workers after it."""
+    kind, index, workers = worker_task()
+    has_chief = "chief" in json.loads(os.environ["TF_CONFIG"])["cluster"]
+    return (0 if kind == "chief" else index + has_chief), workers
 
 
 @cache  # TensorFlow allows one per process, made before its collectives run

@@ -67,8 +67,13 @@ class SideNetworkMethod(KerasMethod):
               f"{size_text(estimate)} in {root} ({size_text(free_bytes(root))} free)", flush=True)
         check_cache_space(run, dirs.values(), estimate)
         start = time.perf_counter()
+        worker = None
+        if run.strategy == "multiworker" and run.cache_dir:  # a folder the workers share: each builds its part
+            from minion_tf.distribute import worker_position
+
+            worker = worker_position()
         splits = {n: CachedSplit(build_cache(backbone, split.texts, dirs[n], run.max_length, pairs=split.pairs,
-                                             tokens=tokens[n], dtype=run.cache_dtype), split.labels)
+                                             tokens=tokens[n], dtype=run.cache_dtype, worker=worker), split.labels)
                   for n, split in data.splits.items()}
         return Feeds(splits, details={**details, "streaming": False},
                      timings={"cache_s": time.perf_counter() - start})
