@@ -189,7 +189,7 @@ def test_a_resumed_run_records_the_cost_of_every_process(tiny_encoder_dir, tweet
                                                          cut_after_first_epoch):
     from minion_tf.runs.runner import run
 
-    config = small(tiny_encoder_dir, tweet_dir, tmp_path)
+    config = small(tiny_encoder_dir, tweet_dir, tmp_path, model="read")  # the ledger is the runner's, any model's
     cut_after_first_epoch(config)
     (first,) = json.loads((config.run_dir() / "ledger.json").read_text())
     assert first["timings"]["cache_s"] > 0 and first["timings"]["train_s"] > 0 and first["energy"]["duration_s"] > 0

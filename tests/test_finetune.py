@@ -78,14 +78,22 @@ def test_bad_classifier_arguments_are_refused(tiny_backbone):
         EncoderClassifier(tiny_backbone.encoder, num_labels=0)
 
 
-def test_finetune_run_records_like_a_side_model_and_reloads_with_identical_predictions(
-        tiny_encoder_dir, tweet_dir, tmp_path):
-    from minion_tf.methods.finetune import FineTune
+@pytest.fixture(scope="module")
+def straight_run(tiny_encoder_dir, tweet_dir, tmp_path_factory):
+    """One uninterrupted `small` fine-tuning run (2 epochs), trained once for the tests that only
+    read it: (its config, its record)."""
     from minion_tf.runs.runner import run
+
+    config = small(tiny_encoder_dir, tweet_dir, tmp_path_factory.mktemp("straight"))
+    return config, run(config)
+
+
+def test_finetune_run_records_like_a_side_model_and_reloads_with_identical_predictions(
+        straight_run, tiny_encoder_dir):
+    from minion_tf.methods.finetune import FineTune
     from minion_tf.runs.tweet_data import load_splits
 
-    config = small(tiny_encoder_dir, tweet_dir, tmp_path)
-    record = run(config)
+    config, record = straight_run
     run_dir = config.run_dir()
     assert run_dir.name.startswith("finetune-lr0.001-s0-")
     assert len(record["epochs"]) == 2
@@ -104,11 +112,11 @@ def test_finetune_run_records_like_a_side_model_and_reloads_with_identical_predi
     assert json.loads((run_dir / "run.json").read_text())["prepared"]
 
 
-def test_interrupted_finetune_resumes_after_its_last_epoch(tiny_encoder_dir, tweet_dir, tmp_path,
+def test_interrupted_finetune_resumes_after_its_last_epoch(straight_run, tiny_encoder_dir, tweet_dir, tmp_path,
                                                           cut_after_first_epoch):
     from minion_tf.runs.runner import run
 
-    straight = run(small(tiny_encoder_dir, tweet_dir, tmp_path / "a"))
+    _, straight = straight_run  # the same config in another --out
     config = small(tiny_encoder_dir, tweet_dir, tmp_path / "b")
     cut_after_first_epoch(config)
     resumed = run(config)

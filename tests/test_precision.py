@@ -51,9 +51,12 @@ def test_bfloat16_minion_run_builds_its_own_cache_and_trains_in_bfloat16(tiny_en
     assert caches == [f"{tiny_encoder_dir.name}-L16-bfloat16"]
     manifest = json.loads(next((tmp_path / "cache" / caches[0]).glob("train-*/manifest.json")).read_text())
     assert manifest["spec"]["identity"]["compute_dtype"] == "bfloat16"
-    # the float32 run of the same data does not read the bfloat16 cache
-    run(small(tiny_encoder_dir, tweet_dir, tmp_path, epochs=1))
+    # the float32 run of the same data does not read the bfloat16 cache (READ reads the same cache as MINION,
+    # keyed by encoder, length and precision only, and is the cheaper side network to build)
+    monkeypatch.setattr(fitting, "compile_for", compile_for)
+    run(small(tiny_encoder_dir, tweet_dir, tmp_path, model="read", epochs=1))
     assert len(list((tmp_path / "cache").iterdir())) == 2
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [f"{tiny_encoder_dir.name}-L16", caches[0]]
 
 
 def test_float16_fine_tuning_gets_loss_scaling(tiny_encoder_dir, tweet_dir, tmp_path, monkeypatch):

@@ -23,7 +23,7 @@ def small(tiny_encoder_dir, tweet_dir, out, **kw):
     return RunConfig(**{**base, **kw})
 
 
-def test_cli_run_writes_record_weights_and_plots(tiny_encoder_dir, tweet_dir, tmp_path):
+def test_cli_run_writes_record_weights_and_plots(tiny_encoder_dir, tweet_dir, tmp_path, capsys):
     out = tmp_path / "runs"
     result = run_cli("--model", "read", "--hidden", "8", "--encoder", tiny_encoder_dir, "--data", tweet_dir,
                      "--max-examples", 300, "--epochs", 2, "--batch-size", 32, "--max-length", 16, "--out", out)
@@ -48,28 +48,41 @@ def test_cli_run_writes_record_weights_and_plots(tiny_encoder_dir, tweet_dir, tm
     for name in ("side.weights.h5", "side_model.json", "reliability.png", "reliability_test.png",
                  "calibration_bins.json", "test_probs.npy"):
         assert (run_dir / name).is_file(), name
-    again = run_cli("--model", "read", "--hidden", "8", "--encoder", tiny_encoder_dir, "--data", tweet_dir,
-                    "--max-examples", 300, "--epochs", 2, "--batch-size", 32, "--max-length", 16, "--out", out)
-    assert again.returncode == 0 and "already finished" in again.stdout
+    # the same command again, in this process (the run above was the fresh one): nothing is redone
+    from minion_tf.runs.cli import main
+
+    capsys.readouterr()
+    again = main([str(a) for a in ("--model", "read", "--hidden", "8", "--encoder", tiny_encoder_dir, "--data",
+                                   tweet_dir, "--max-examples", 300, "--epochs", 2, "--batch-size", 32,
+                                   "--max-length", 16, "--out", out)])
+    assert again == 0 and "already finished" in capsys.readouterr().out
 
 
-def test_saved_side_weights_reload_onto_the_frozen_encoder_with_identical_predictions(
-        tiny_encoder_dir, tweet_dir, tmp_path):
+@pytest.fixture(scope="module")
+def straight_run(tiny_encoder_dir, tweet_dir, tmp_path_factory):
+    """One uninterrupted `small` run (2 epochs), trained once for the tests that only read it:
+    (its config, its record, its --out folder)."""
+    from minion_tf.runs.runner import run
+
+    out = tmp_path_factory.mktemp("straight")
+    config = small(tiny_encoder_dir, tweet_dir, out)
+    return config, run(config), out
+
+
+def test_saved_side_weights_reload_onto_the_frozen_encoder_with_identical_predictions(straight_run):
     from minion_tf.cache import open_cache
     from minion_tf.methods.side import load_side
     from minion_tf.models.streaming import StreamingSideModel
-    from minion_tf.runs.runner import run
     from minion_tf.models.predicting import predict_ordered
     from minion_tf.runs.tweet_data import load_splits
     from minion_tf.token_split import TokenSplit
 
-    config = small(tiny_encoder_dir, tweet_dir, tmp_path)
-    run(config)
+    config, _, out = straight_run
     run_dir = config.run_dir()
     backbone, side, saved = load_side(run_dir)
     texts, labels = load_splits(config)["test"]
     saved_probs = np.load(run_dir / "test_probs.npy")
-    (test_cache,) = (tmp_path / "cache").glob("*/test-*")  # the states the run predicted from
+    (test_cache,) = (out / "cache").glob("*/test-*")  # the states the run predicted from
     cached = predict_ordered(side, open_cache(test_cache).dataset(32, labels=np.asarray(labels), with_rows=True),
                              len(texts))
     np.testing.assert_allclose(cached, saved_probs, atol=1e-6)  # the reloaded weights are the trained ones
@@ -81,14 +94,14 @@ def test_saved_side_weights_reload_onto_the_frozen_encoder_with_identical_predic
 
 
 def test_interrupted_run_resumes_after_its_last_epoch_and_matches_an_uninterrupted_one(
-        tiny_encoder_dir, tweet_dir, tmp_path, cut_after_first_epoch):
+        straight_run, tiny_encoder_dir, tweet_dir, tmp_path, cut_after_first_epoch):
     from minion_tf.runs.runner import run
 
-    straight = run(small(tiny_encoder_dir, tweet_dir, tmp_path / "a", epochs=3))
-    config = small(tiny_encoder_dir, tweet_dir, tmp_path / "b", epochs=3)
+    _, straight, _ = straight_run  # the same config (2 epochs) in another --out
+    config = small(tiny_encoder_dir, tweet_dir, tmp_path / "b")
     cut_after_first_epoch(config)
     resumed = run(config)
-    assert len(resumed["epochs"]) == 3
+    assert len(resumed["epochs"]) == 2
     np.testing.assert_allclose([e["loss"] for e in resumed["epochs"]], [e["loss"] for e in straight["epochs"]],
                                rtol=1e-5)
     assert resumed["test"]["accuracy"] == straight["test"]["accuracy"]
