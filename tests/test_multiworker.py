@@ -1,6 +1,7 @@
 """`--strategy multiworker`: two worker processes on 127.0.0.1 (free ports, TF_CONFIG as TensorFlow documents
 it) run `experiments/run.py` together; the chief writes the one run folder, the other works in a scratch folder
-that goes when it ends; a worker killed mid-run makes the chief fail in one line, and the rerun resumes."""
+that goes when it ends; the two build the shared hidden-state cache together; a worker killed mid-run makes
+the chief fail in one line, and the rerun resumes."""
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from minion_tf.distribute import is_chief, worker_task
+from minion_tf.distribute import is_chief, worker_position, worker_task
 from minion_tf.errors import MinionError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,9 +55,10 @@ def _wait(procs, tmp_path: Path, tag: str) -> list[str]:
 
 
 def _flags(tiny_encoder_dir, tweet_dir, out, epochs):
+    """One batch of all 240 train tweets a step: one shape to trace (each new shape costs a collective trace)."""
     return ["--model", "minion", "--hidden", "8", "--encoder", str(tiny_encoder_dir), "--data", str(tweet_dir),
-            "--max-examples", "300", "--epochs", str(epochs), "--batch-size", "32", "--max-length", "16",
-            "--out", str(out), "--strategy", "multiworker"]
+            "--max-examples", "300", "--epochs", str(epochs), "--batch-size", "240", "--max-length", "16",
+            "--out", str(out), "--cache-dir", str(out.parent / "cache"), "--strategy", "multiworker"]
 
 
 def test_tf_config_is_read_and_bad_ones_are_one_line(monkeypatch):
@@ -70,17 +72,18 @@ def test_tf_config_is_read_and_bad_ones_are_one_line(monkeypatch):
     assert is_chief()
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {**cluster, "chief": ["127.0.0.1:3"]},
                                                 "task": {"type": "worker", "index": 0}}))
-    assert worker_task()[2] == 3 and not is_chief()
+    assert worker_task()[2] == 3 and not is_chief() and worker_position() == (1, 3)
     for bad in ("{not json", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 2}})):
         monkeypatch.setenv("TF_CONFIG", bad)
         with pytest.raises(MinionError, match="TF_CONFIG is not a cluster and a task"):
             worker_task()
 
 
+@pytest.mark.timeout(1200)  # four processes of TensorFlow; about 4 minutes on a quiet 2-core machine
 def test_two_workers_write_one_record_and_a_killed_worker_fails_the_run_which_resumes(tiny_encoder_dir, tweet_dir,
                                                                                    tmp_path):
     out = tmp_path / "out"
-    flags = _flags(tiny_encoder_dir, tweet_dir, out, epochs=4)
+    flags = _flags(tiny_encoder_dir, tweet_dir, out, epochs=6)
     procs = _launch(flags, tmp_path, "first")
     progress = None
     deadline = time.monotonic() + LIMIT
@@ -98,9 +101,9 @@ def test_two_workers_write_one_record_and_a_killed_worker_fails_the_run_which_re
     errors = [line for line in logs[0].splitlines() if line.startswith("error: ")]
     assert errors == [f"error: --strategy multiworker: lost a worker in epoch {done + 1} (UnavailableError); rerun "
                       f"the same command on every worker to resume after epoch {done}"], logs[0][-3000:]
-    assert done < 4 and not (progress.parent.parent / "run.json").exists()
+    assert done < 6 and not (progress.parent.parent / "run.json").exists()
 
-    procs = _launch(_flags(tiny_encoder_dir, tweet_dir, out, epochs=4), tmp_path, "second")
+    procs = _launch(_flags(tiny_encoder_dir, tweet_dir, out, epochs=6), tmp_path, "second")
     codes, logs = _wait(procs, tmp_path, "second")
     assert codes == [0, 0], logs[0][-2000:] + logs[1][-2000:]
     assert f"after epoch {done}" in logs[0] and f"after epoch {done}" in logs[1]  # both from the chief's progress
@@ -108,7 +111,10 @@ def test_two_workers_write_one_record_and_a_killed_worker_fails_the_run_which_re
     run_dirs = [p for p in out.iterdir() if p.name.startswith("minion-")]
     assert len(run_dirs) == 1  # the other worker wrote nothing in OUT
     record = json.loads((run_dirs[0] / "run.json").read_text())
-    assert record["distribute"] == {"strategy": "multiworker", "replicas": 2, "workers": 2, "per_replica_batch": 16.0}
-    assert record["resumes"] == 1 and len(record["epochs"]) == 4 and record["test"]["examples"] > 0
-    assert "2 replicas on 2 workers, each about 1/2 of every batch of 32" in logs[0]
-    assert not list((tmp_path / "scratch1").glob("minion-worker-*"))  # the worker's scratch folder went with it
+    assert record["distribute"] == {"strategy": "multiworker", "replicas": 2, "workers": 2, "per_replica_batch": 120.0}
+    assert record["resumes"] == 1 and len(record["epochs"]) == 6 and record["test"]["examples"] > 0
+    assert "2 replicas on 2 workers, each about 1/2 of every batch of 240" in logs[0]
+    assert not list((tmp_path / "scratch1").glob("minion-worker*"))  # its scratch folder went (the killed one's too)
+    manifests = list((tmp_path / "cache").rglob("manifest*.json"))  # built by both workers, merged by the chief
+    assert len(manifests) == 3 and all(m.name == "manifest.json" and json.loads(m.read_text())["complete"]
+                                       for m in manifests)

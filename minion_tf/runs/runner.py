@@ -17,7 +17,7 @@ import numpy as np
 
 from minion_tf.backbones import check_encoder
 from minion_tf.callbacks import EnergyConfig
-from minion_tf.distribute import is_chief, make_strategy, sum_over_workers
+from minion_tf.distribute import is_chief, make_strategy, sum_over_workers, worker_position
 from minion_tf.io import folder_lock, temporary_path, write_json
 from minion_tf.memory import PhasePeaks, phase_line
 from minion_tf.metrics import apply_temperature, calibration_errors, nll, reliability_bins
@@ -110,8 +110,10 @@ def run(config: RunConfig) -> dict:
 
 def _run_as_worker(config: RunConfig) -> dict:
     """A worker other than the chief: the same run in a scratch folder of its own (its data, cache and
-    checkpoints), from the chief's last finished epoch; the folder goes when the run ends."""
-    scratch = Path(tempfile.mkdtemp(prefix="minion-worker-"))
+    checkpoints), from the chief's last finished epoch; the folder goes when the run ends, and one that a
+    killed worker left is cleared when it runs again."""
+    scratch = Path(tempfile.gettempdir()) / f"minion-worker{worker_position()[0]}-{config.run_dir().name}"
+    shutil.rmtree(scratch, ignore_errors=True)
     try:
         mine = replace(config, out=str(scratch))
         progress = config.run_dir() / "progress"
