@@ -108,8 +108,8 @@ def table_rows(args) -> list[dict]:
         final, params, timings = record["final"], record["params"], record["timings"]
         joint = [e for e in record["epochs"] if e["stage"] == "joint"]
         outputs = saved_dev_outputs(path.parent)  # None for a row finished before they were saved
-        intervals = {f"{c}_{end}": (dev_interval(outputs, m)[i] if outputs else None)
-                     for c, m in METRICS for i, end in enumerate(("low", "high"))}
+        found = {c: dev_interval(outputs, m) if outputs else (None, None) for c, m in METRICS}
+        intervals = {f"{c}_{end}": found[c][i] for c, _ in METRICS for i, end in enumerate(("low", "high"))}
         out.append({**intervals, "row": name, "setting": label.format(fraction=args.select_fraction),
                     "sst_acc": final["sst_accuracy"], "para_acc": final["para_accuracy"],
                     "sts_r": final["sts_pearson"], "score": final["score"], "trainable": params["trainable"],

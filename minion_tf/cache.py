@@ -499,7 +499,7 @@ def _build(backbone, texts, pairs, seqs, directory: Path, spec: CacheSpec, batch
         writer.close()
         bar.close()
     if worker is not None:
-        return _finish_together(directory, spec, manifest, plan_digest, worker)
+        return _finish_together(directory, spec, manifest, plan_digest, worker, done)
     manifest["complete"] = True
     write_json(directory / "manifest.json", manifest)
     return open_cache(directory, spec, verify=False)
@@ -525,12 +525,13 @@ def _worker_shards(directory: Path, spec: CacheSpec, plan: str, num_shards: int,
     return found
 
 
-def _finish_together(directory: Path, spec: CacheSpec, manifest: dict, plan: str, worker: tuple[int, int]):
+def _finish_together(directory: Path, spec: CacheSpec, manifest: dict, plan: str, worker: tuple[int, int],
+                     verified: dict):
     """Worker 0: wait until every shard is listed and verified, then write manifest.json as one process would
     have. The others: wait for that manifest. Either gives up in one line after `MINION_WORKER_TIMEOUT`
     seconds (default 600) without a new shard."""
     timeout = float(os.environ.get("MINION_WORKER_TIMEOUT", 600))
-    done = {e["shard"]: e for e in manifest["shards"]}  # this worker's own: written and hashed here
+    done = {**verified, **{e["shard"]: e for e in manifest["shards"]}}  # checked already, or written here
     last, seen = time.monotonic(), -1
     while True:
         if worker[0] == 0:
@@ -546,7 +547,12 @@ def _finish_together(directory: Path, spec: CacheSpec, manifest: dict, plan: str
             found = _read_manifest(directory)
             if found is not None and found.get("complete") and found.get("plan") == plan:
                 return open_cache(directory, spec, verify=False)
-            count = sum(len(json.loads(p.read_text()).get("shards", [])) for p in directory.glob("manifest.worker-*.json"))
+            count = 0
+            for path in directory.glob("manifest.worker-*.json"):
+                try:
+                    count += len(json.loads(path.read_text()).get("shards", []))
+                except (OSError, ValueError):
+                    pass  # removed by worker 0's merge, or being replaced: the manifest comes next
         if count != seen:
             seen, last = count, time.monotonic()
         elif time.monotonic() - last > timeout:

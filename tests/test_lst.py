@@ -65,7 +65,8 @@ def test_heads_and_odd_widths(reduction, heads):
 def test_describe_counts_the_side_model_and_the_frozen_encoder():
     from minion_tf.backbones import describe_dims
 
-    counts = LadderSideTuning(LSTConfig(8)).describe(SimpleNamespace(encoder="minilm"), SimpleNamespace(num_labels=2))
+    counts = LadderSideTuning(LSTConfig(8)).describe(SimpleNamespace(encoder="minilm", cache_dtype="float16"),
+                                                     SimpleNamespace(num_labels=2))
     assert counts["trainable"] == 318_680
     assert counts["total"] == 318_680 + describe_dims("minilm")["encoder_params"]
     assert counts["cache_bytes_per_token"] == 7 * 384 * 2  # MiniLM's 7 states of 384, float16

@@ -24,6 +24,9 @@ def test_claims_judged_on_several_tasks_are_one_line_each():
 
 def test_summary_opens_the_readme_and_replaces_itself(tmp_path):
     (tmp_path / "README.md").write_text("Hand-written notes.\n")
+    _claims(tmp_path / "imdb" / "claims", [("(a) a claim judged at two scales", "holds", "x; MiniLM-L6, n = 800 train"),
+                                           ("(a) a claim judged at two scales", "cannot tell at this scale",
+                                            "y; MiniLM-L6, n = 16000 train")])
     _claims(tmp_path / "claims", [("(a) MINION-64 accuracy within 1 point of full fine-tuning", "holds",
                                    "MINION-64 - full FT: -0.4 [-0.9, +0.1] pts accuracy; MiniLM-L6, n = 70761 train")])
     write_table([{"model": "MINION-64", "encoder": "MiniLM-L6", "train n": 70761, "whole run s ÷ FT": 0.2512,
@@ -34,9 +37,13 @@ def test_summary_opens_the_readme_and_replaces_itself(tmp_path):
     assert ("- (a) MINION-64 accuracy within 1 point of full fine-tuning: **holds** (MINION-64 - full FT: -0.4 "
             "[-0.9, +0.1] pts accuracy)") in first
     assert "**Pittsburgh report, GLUE**: not run yet." in first
+    assert ("- (a) a claim judged at two scales: **holds** on MiniLM-L6, n = 800 train; cannot tell on MiniLM-L6, "
+            "n = 16000 train") in first
     assert "| MINION-64 | MiniLM-L6, 70761 train | 0.25 | 0.13 | — |" in first
     _claims(tmp_path / "glue" / "claims", [("rte: last-4 within 2.4 points of full fine-tuning", "holds", "")])
+    (tmp_path / "README.md").write_text("Above.\n" + first)  # text above the block stays too
     write_summary(tmp_path)
     second = (tmp_path / "README.md").read_text()
-    assert second.count(START) == 1 and second.endswith(END + "\n\nHand-written notes.\n")
+    assert second.count(START) == 1 and second.startswith("Above.\n" + START)
+    assert second.endswith(END + "\n\nHand-written notes.\n")
     assert "- last-4 within 2.4 points of full fine-tuning: **holds** on rte" in second

@@ -42,7 +42,7 @@ def minbert_metrics(predictions: dict, labels: dict) -> dict:
     and STS are all there.
 
     Example:
-        >>> minbert_metrics({"sts": np.array([1., 2, 4])}, {"sts": np.array([1., 3, 4])})  # {"sts_pearson": 0.96...}
+        >>> minbert_metrics({"sts": np.array([1., 2, 4])}, {"sts": np.array([1., 3, 4])})  # {"sts_pearson": 0.928...}
     """
     out = {}
     for task, preds in predictions.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from minion_tf.errors import MinionError
 from minion_tf.io import write_text
 from minion_tf.reports.claims import FAILS, HOLDS, UNSURE
 
@@ -40,16 +41,18 @@ def claim_lines(rows: list[dict]) -> list[str]:
     """
     grouped: dict = {}
     for row in rows:
+        numbers = row.get("numbers") or ""
         where, _, claim = row["claim"].rpartition(": ") if ": " in row["claim"] else ("", "", row["claim"])
-        grouped.setdefault(claim, []).append((where, row["verdict"], row.get("numbers", "")))
+        grouped.setdefault(claim, []).append((where, row["verdict"], numbers))
     lines = []
     for claim, found in grouped.items():
         if len(found) == 1 and not found[0][0]:  # judged once: the verdict and its numbers
-            lines.append(f"- {claim}: **{found[0][1]}** ({found[0][2].split('; ')[0]})")
+            numbers = found[0][2].split("; ")[0]
+            lines.append(f"- {claim}: **{found[0][1]}**" + (f" ({numbers})" if numbers else ""))
             continue
         parts = []
         for outcome, word in ((HOLDS, "**holds**"), (FAILS, "**does not hold**"), (UNSURE, "cannot tell")):
-            places = [where or "?" for where, verdict, _ in found if verdict == outcome]
+            places = [where or numbers.rpartition("; ")[2] for where, verdict, numbers in found if verdict == outcome]
             if places:
                 parts.append(f"{word} on {', '.join(places)}")
         lines.append(f"- {claim}: " + "; ".join(parts))
@@ -91,7 +94,10 @@ def write_summary(results: Path) -> Path:
     """Put the summary at the top of `results/README.md` (replacing an earlier one); return its path."""
     path = Path(results) / "README.md"
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if START in text and END in text:
-        text = text[text.index(END) + len(END):].lstrip("\n")
-    write_text(path, "\n".join(summary_lines(results)) + "\n\n" + text)
+    if (START in text) != (END in text):
+        raise MinionError(f"{path}: one summary marker without the other; restore or delete it")
+    before, after = "", text
+    if START in text:
+        before, after = text[:text.index(START)], text[text.index(END) + len(END):].lstrip("\n")
+    write_text(path, before + "\n".join(summary_lines(results)) + "\n\n" + after)
     return path

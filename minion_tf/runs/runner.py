@@ -32,7 +32,7 @@ from minion_tf.runs.migrate import check_legacy
 from minion_tf.runs.task_data import load_run_data, normalisation, spec_of
 
 
-ADDITIVE = ("energy_kwh", "energy_counter_kwh", "cpu_energy_kwh", "power_kw")  # summed over workers
+ADDITIVE = ("energy_kwh", "energy_counter_kwh", "cpu_energy_kwh")  # summed over workers (the ledger derives power)
 
 
 def describe(config: RunConfig) -> dict:
@@ -110,20 +110,19 @@ def run(config: RunConfig) -> dict:
 
 def _run_as_worker(config: RunConfig) -> dict:
     """A worker other than the chief: the same run in a scratch folder of its own (its data, cache and
-    checkpoints), from the chief's last finished epoch; the folder goes when the run ends, and one that a
-    killed worker left is cleared when it runs again."""
+    checkpoints), from the chief's last finished epoch. The folder goes when the run succeeds; after a failure
+    its data and cache stay for the rerun, which replaces only its copy of the run folder."""
     scratch = Path(tempfile.gettempdir()) / f"minion-worker{worker_position()[0]}-{config.run_dir().name}"
+    mine = replace(config, out=str(scratch))
+    shutil.rmtree(mine.run_dir(), ignore_errors=True)
+    progress = config.run_dir() / "progress"
+    if progress.is_dir():  # resume where the chief's run folder says (--out on a file system the workers share)
+        shutil.copytree(progress, mine.run_dir() / "progress")
+    mine.run_dir().mkdir(parents=True, exist_ok=True)
+    print(f"multiworker: not the chief; working in {scratch} (the chief writes {config.run_dir()})", flush=True)
+    record = _run_holding_folder(mine)
     shutil.rmtree(scratch, ignore_errors=True)
-    try:
-        mine = replace(config, out=str(scratch))
-        progress = config.run_dir() / "progress"
-        if progress.is_dir():  # resume where the chief's run folder says
-            shutil.copytree(progress, mine.run_dir() / "progress")
-        mine.run_dir().mkdir(parents=True, exist_ok=True)
-        print(f"multiworker: not the chief; working in {scratch} (the chief writes {config.run_dir()})", flush=True)
-        return _run_holding_folder(mine)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    return record
 
 
 def _finished(config: RunConfig) -> dict | None:
