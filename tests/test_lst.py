@@ -62,14 +62,15 @@ def test_heads_and_odd_widths(reduction, heads):
     assert fixed(tf.zeros([1, 3, 4, 32])).shape == (1, 4, 32)
 
 
-def test_describe_counts_the_side_model_and_the_frozen_encoder():
+def test_describe_counts_the_side_model_and_the_frozen_encoder(capsys):
     from minion_tf.backbones import describe_dims
 
     counts = LadderSideTuning(LSTConfig(8)).describe(SimpleNamespace(encoder="minilm", cache_dtype="float16"),
                                                      SimpleNamespace(num_labels=2))
     assert counts["trainable"] == 318_680
     assert counts["total"] == 318_680 + describe_dims("minilm")["encoder_params"]
-    assert counts["cache_bytes_per_token"] == 7 * 384 * 2  # MiniLM's 7 states of 384, float16
+    assert counts == {"trainable": 318_680, "total": counts["total"]}  # the method contract's two counts
+    assert "hidden-state cache (float16): 5,376 bytes a token (7 states x 384 x 2 bytes)" in capsys.readouterr().out
 
 
 def test_gates_start_at_one_half_and_follow_the_recurrence(batch):

@@ -88,7 +88,7 @@ class SideNetworkMethod(KerasMethod):
         layout = "x 2 bytes" if run.cache_dtype == "float16" else "int8, + 2 bytes of scale a state"
         print(f"hidden-state cache ({run.cache_dtype}): {per_token:,} bytes a token ({backbone.num_states} states x "
               f"{backbone.model_dim} {layout}); e.g. 1M texts of 25 tokens: {size_text(per_token * 25 * 10**6)}")
-        return {"trainable": parameter_count(built.variables), "total": built.total, "cache_bytes_per_token": per_token}
+        return {"trainable": parameter_count(built.variables), "total": built.total}
 
     def needs_encoder(self, feeds: Feeds) -> bool:
         """Only to stream the states (`wrap` puts the encoder in front); the cached ones are read from disk."""
