@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import queue
 import sys
 import threading
@@ -393,8 +392,8 @@ def _check_spec(directory: Path, spec: CacheSpec, manifest: dict) -> None:
 def _remove_shards(directory: Path, manifest: dict) -> None:
     """Delete the shard files a manifest lists (only plain names inside `directory`)."""
     for shard in manifest["shards"]:
-        for key in ("states", "index", "scales"):
-            name = shard.get(key) if isinstance(shard, dict) else None
+        for key in _shard_files(shard) if isinstance(shard, dict) else ():
+            name = shard.get(key)
             if isinstance(name, str) and name == Path(name).name and name.startswith("shard-"):
                 (directory / name).unlink(missing_ok=True)
 
@@ -530,7 +529,9 @@ def _finish_together(directory: Path, spec: CacheSpec, manifest: dict, plan: str
     """Worker 0: wait until every shard is listed and verified, then write manifest.json as one process would
     have. The others: wait for that manifest. Either gives up in one line after `MINION_WORKER_TIMEOUT`
     seconds (default 600) without a new shard."""
-    timeout = float(os.environ.get("MINION_WORKER_TIMEOUT", 600))
+    from minion_tf.distribute import worker_timeout
+
+    timeout = worker_timeout()
     done = {**verified, **{e["shard"]: e for e in manifest["shards"]}}  # checked already, or written here
     last, seen = time.monotonic(), -1
     while True:

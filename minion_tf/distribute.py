@@ -84,13 +84,18 @@ def worker_position() -> tuple[int, int]:
     return (0 if kind == "chief" else index + has_chief), workers
 
 
+def worker_timeout() -> float:
+    """Seconds a worker waits on the others (collectives, the shared cache build): `MINION_WORKER_TIMEOUT`,
+    default 600."""
+    return float(os.environ.get("MINION_WORKER_TIMEOUT", 600))
+
+
 @cache  # TensorFlow allows one per process, made before its collectives run
 def _multiworker():
     import tensorflow as tf
 
     worker_task()  # a missing or malformed TF_CONFIG is one line, not TensorFlow's traceback
-    timeout = float(os.environ.get("MINION_WORKER_TIMEOUT", 600))
-    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=worker_timeout())
     return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 
 
