@@ -3,10 +3,10 @@ the verdicts on the paper's claims (claims.md) and the cost against full fine-tu
 
     python experiments/tweets.py --max-examples 0 --out runs/tweets_all --results results/tweets_all
 
-fastText, full fine-tuning, LoRA-8, LST-8, and READ and MINION at h = 64, 8, 256 (`runs.suites.tweet_suite`;
-every method once first, then the other h). Finished runs are skipped and a cut one resumes; READ and
-MINION share one hidden-state cache. The tables are rebuilt from every run.json under --out at the end
-(`experiments/tables.py` rebuilds them at any time).
+fastText, full fine-tuning, READ and MINION at h = 64, 8, 256, LoRA-8 and LST-8 (`runs.suites.tweet_suite`:
+the core comparison first, then the other h, then LoRA and LST). Finished runs are skipped and a cut one
+resumes; READ and MINION share one hidden-state cache. The tables are rebuilt from every run.json under
+--out at the end (`experiments/tables.py` rebuilds them at any time).
 """
 import argparse
 import sys

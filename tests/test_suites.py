@@ -25,11 +25,11 @@ def test_imdb_suite_runs_the_ucsd_methods_lora_lst_and_minion_at_both_splits_wit
     assert all(c.resolved_patience() == 0 and c.epochs == 10 for c in configs)
 
 
-def test_tweet_suite_runs_every_eth_method_once_first_then_read_and_minion_at_the_other_h(tmp_path):
+def test_tweet_suite_runs_the_core_comparison_first_then_the_other_h_then_the_other_baselines(tmp_path):
     configs = tweet_suite({"out": str(tmp_path), "max_examples": None})
     labels = [c.label() for c in configs]
-    assert labels == ["fasttext", "finetune", "lora-8", "read-64", "minion-64", "lst-8",
-                      "read-8", "minion-8", "read-256", "minion-256"]
+    assert labels == ["fasttext", "finetune", "read-64", "minion-64", "read-8", "minion-8",
+                      "read-256", "minion-256", "lora-8", "lst-8"]
     assert len({c.run_dir() for c in configs}) == 10 and all(c.task == "tweets" and c.max_examples is None
                                                              for c in configs)
 

@@ -65,8 +65,9 @@ def tweet_suite(base: dict, hiddens=TWEET_HIDDENS) -> list[RunConfig]:
     """Every method that joins the tweet suite (fastText, full fine-tuning, LoRA-8, READ, MINION, LST-8), the
     ones sized by `hidden` (READ, MINION) at each of `hiddens`, the others at their default size.
 
-    Every method at its first size comes first, then the other sizes: a suite cut short for time
-    has every method once, with READ and MINION at the same h.
+    The order serves a suite cut short for time: first the paper's core comparison (fastText, full
+    fine-tuning, READ and MINION at the first h), then READ and MINION at the other h (cheap: they
+    share one cache), then the other baselines (LoRA, LST: each costs about a fine-tuning run).
     """
     def config(model, **options):
         fields = base if issubclass(method_class(model), KerasMethod) else {  # fastText: float32, one device
@@ -74,5 +75,8 @@ def tweet_suite(base: dict, hiddens=TWEET_HIDDENS) -> list[RunConfig]:
         return RunConfig(**{**fields, "model": model, **({"options": options} if options else {})})
 
     models = suite_models("tweets")
-    first = [config(m, hidden=hiddens[0]) if method_class(m).size_option == "hidden" else config(m) for m in models]
-    return first + [config(m, hidden=h) for h in hiddens[1:] for m in models if method_class(m).size_option == "hidden"]
+    sized = [m for m in models if method_class(m).size_option == "hidden"]
+    core = [m for m in models if m in ("fasttext", "finetune")]
+    first = [config(m) for m in core] + [config(m, hidden=hiddens[0]) for m in sized]
+    rest = [config(m) for m in models if m not in core and m not in sized]
+    return first + [config(m, hidden=h) for h in hiddens[1:] for m in sized] + rest
