@@ -102,6 +102,7 @@ class CacheSpec:
                   ("encoder weights", lambda d: d["identity"].get("weights")),
                   ("tokenizer", lambda d: d["identity"].get("tokenizer")),
                   ("compute dtype", lambda d: d["identity"].get("compute_dtype", "float32")),
+                  ("states", lambda d: d["identity"].get("states", "all")),
                   ("max length", lambda d: d.get("max_length")),
                   ("dtype", lambda d: d.get("dtype")),
                   ("format", lambda d: d.get("format")),

@@ -22,6 +22,7 @@ from abc import abstractmethod
 from pathlib import Path
 
 from minion_tf.backbones import load_backbone
+from minion_tf.backbones.subset import state_view
 from minion_tf.cache import build_cache, bytes_per_token, data_digest, estimate_bytes
 from minion_tf.errors import MinionError
 from minion_tf.io import check_free_space, free_bytes, size_text, temporary_path, write_json
@@ -44,12 +45,14 @@ class SideNetworkMethod(KerasMethod):
         """A tf_keras model `{"states": (B, S, T, d), "mask": (B, T)} -> (B, num_labels)` (all of it trains)."""
 
     def build(self, run, backbone, spec) -> Built:
+        backbone = state_view(backbone, run.cache_layers)
         side = self.side_model(backbone.num_states, backbone.model_dim, spec.num_labels)
         return Built(side, side, list(side.trainable_weights), int(side.count_params()) + backbone.encoder.count_params())
 
     def feeds(self, run, data, backbone, run_dir: Path) -> Feeds:
         from minion_tf.models.streaming import StreamingSideModel
 
+        backbone = state_view(backbone, run.cache_layers)
         tokens = {n: TokenSplit.from_texts(backbone.tokenizer, s.texts, s.labels, run.max_length, pairs=s.pairs)
                   for n, s in data.splits.items()}
         num_tokens = sum(int(t.lengths.sum()) for t in tokens.values())
@@ -82,7 +85,7 @@ class SideNetworkMethod(KerasMethod):
         """The parameter counts, and the bytes a token takes in the hidden-state cache (printed)."""
         from minion_tf.backbones import random_backbone
 
-        backbone = random_backbone(run.encoder)
+        backbone = state_view(random_backbone(run.encoder), run.cache_layers)
         built = self.build(run, backbone, spec)
         per_token = bytes_per_token(backbone.num_states, backbone.model_dim, run.cache_dtype)
         layout = "x 2 bytes" if run.cache_dtype == "float16" else "int8, + 2 bytes of scale a state"
@@ -96,12 +99,14 @@ class SideNetworkMethod(KerasMethod):
 
     def save(self, run_dir: Path, built: Built, run, backbone, spec) -> None:
         """Only the side network's weights, plus what rebuilding it needs (the encoder itself may be gone)."""
+        backbone = state_view(backbone, run.cache_layers)
         with temporary_path(Path(run_dir) / SIDE_WEIGHTS) as tmp:  # keeps the .weights.h5 suffix: same format
             built.trained.save_weights(str(tmp))
         write_json(Path(run_dir) / SIDE_JSON, {
             "model": self.name, "options": run.method_options(), "num_labels": spec.num_labels,
             "num_states": backbone.num_states, "model_dim": backbone.model_dim, "max_length": run.max_length,
-            "encoder": run.encoder, "tokenizer": run.tokenizer, "identity": backbone.identity()})
+            "encoder": run.encoder, "tokenizer": run.tokenizer, "cache_layers": run.cache_layers,
+            "identity": backbone.identity()})
 
     @classmethod
     def load_predictor(cls, run_dir: Path):
@@ -116,7 +121,7 @@ def load_side(run_dir: Path, backbone=None):
     """(backbone, side model, saved config) of a finished run; refuses another encoder's weights."""
     run_dir = Path(run_dir)
     saved, method = read_saved(run_dir, SIDE_JSON, "side-tuning run")
-    backbone = backbone or load_backbone(saved["encoder"], saved["tokenizer"])
+    backbone = state_view(backbone or load_backbone(saved["encoder"], saved["tokenizer"]), saved.get("cache_layers"))
     if backbone.identity() != saved["identity"]:
         raise MinionError(f"{run_dir}: side network was trained on another encoder or tokenizer "
                           f"({saved['identity']['encoder']})")
@@ -136,7 +141,8 @@ def split_cache_dir(run, backbone, name: str, split) -> Path:
     slug = re.sub(r"[^A-Za-z0-9.-]+", "_", provider + backbone.name.rstrip("/").split("/")[-1])
     precision = "" if backbone.precision() == "float32" else f"-{backbone.precision()}"  # mixed precision: its own
     stored = "" if run.cache_dtype == "float16" else f"-{run.cache_dtype}"  # an int8 cache: its own too
-    return (cache_root(run) / f"{slug}-L{run.max_length}{precision}{stored}"
+    kept = "" if run.cache_layers is None else f"-states{'.'.join(map(str, backbone.states))}"  # a subset too
+    return (cache_root(run) / f"{slug}-L{run.max_length}{precision}{stored}{kept}"
             / f"{name}-{data_digest(split.texts, split.pairs)}")
 
 

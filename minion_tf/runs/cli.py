@@ -105,6 +105,9 @@ def add_shared_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dtype", choices=CACHE_DTYPES, default="float16",
                    help="how the cache stores the states: float16 (default) or int8 with a scale per token and state "
                         "(a little over half the bytes; a streaming run reads float16 states)")
+    p.add_argument("--cache-layers", default=None, metavar="I,J,...",
+                   help="side networks: the hidden states to cache and read, by index (0 = the embeddings' output, "
+                        "the last layer's must be kept), e.g. 0,2,4,6 of MiniLM's 7 (default: every state)")
     p.add_argument("--strategy", choices=STRATEGIES, default="none",
                    help="none (default: one device), mirrored (the local GPUs, or the logical CPU devices) or "
                         "multiworker (the workers TF_CONFIG names; run the same command on each); --batch-size is "

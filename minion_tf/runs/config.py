@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from minion_tf.errors import MinionError
+from minion_tf.backbones.subset import parse_states
 from minion_tf.methods.base import KerasMethod
+from minion_tf.methods.side import SideNetworkMethod
 from minion_tf.methods.registry import make_method, methods
 from minion_tf.cache import DTYPES as CACHE_DTYPES
 from minion_tf.distribute import check_strategy
@@ -27,7 +29,7 @@ DEFAULT_MAX_EXAMPLES = 20000
 TEXT_FIELDS = ("text_column", "label_column", "pair_column", "regression", "no_dedupe", "split_hashtags",
                "anonymise")  # --task text only
 LATER_FIELDS = ("task", "train_fraction", "max_test_examples", "patience", "min_delta", *TEXT_FIELDS, "precision",
-                "strategy", "cache_dtype")
+                "strategy", "cache_dtype", "cache_layers")
 # Where a run goes and what it logs, not what it computes: outside the run key.
 PATH_FIELDS = ("out", "cache_dir", "no_cache", "cache_budget_gb", "seeds", "tensorboard")
 
@@ -71,6 +73,7 @@ class RunConfig:
     precision: str = "float32"  # or mixed precision: bfloat16, float16 (minion_tf.precision)
     strategy: str = "none"  # or mirrored, multiworker (minion_tf.distribute)
     cache_dtype: str = "float16"  # or int8: how the hidden-state cache stores the states (minion_tf.cache)
+    cache_layers: str | None = None  # or e.g. "0,2,4,6": the states a side network reads (backbones.subset)
 
     def __post_init__(self):
         self.method = make_method(self.model, self.options)  # an unknown model or option fails here
@@ -98,6 +101,11 @@ class RunConfig:
                               f"--model {self.model} runs in float32")
         if self.cache_dtype not in CACHE_DTYPES:
             raise MinionError(f"--cache-dtype must be one of {', '.join(CACHE_DTYPES)}, got {self.cache_dtype!r}")
+        if self.cache_layers is not None:
+            if not isinstance(self.method, SideNetworkMethod):
+                sides = ", ".join(n for n, cls in methods().items() if issubclass(cls, SideNetworkMethod))
+                raise MinionError(f"--cache-layers goes with the side networks ({sides}), not --model {self.model}")
+            self.cache_layers = ",".join(map(str, parse_states(self.cache_layers)))  # one spelling, one run key
         check_strategy(self.strategy)
         if self.strategy != "none" and not isinstance(self.method, KerasMethod):
             raise MinionError(f"--strategy {self.strategy} goes with the methods Keras trains; --model {self.model} "
