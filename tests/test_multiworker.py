@@ -80,6 +80,30 @@ def test_tf_config_is_read_and_bad_ones_are_one_line(monkeypatch):
 
 
 @pytest.mark.timeout(1200)  # four processes of TensorFlow; about 4 minutes on a quiet 2-core machine
+def test_a_resumed_worker_starts_from_the_chiefs_progress_and_best_weights(tmp_path, monkeypatch):
+    from minion_tf.runs import runner
+    from minion_tf.runs.config import RunConfig
+
+    config = RunConfig(model="minion", options={"hidden": 8}, out=str(tmp_path / "shared"), patience=1)
+    (config.run_dir() / "progress").mkdir(parents=True)
+    (config.run_dir() / "progress" / "epoch-1.json").write_text("{}")
+    (config.run_dir() / "best.weights.h5").write_bytes(b"weights of epoch 1")
+    seen = {}
+
+    def run_holding_folder(mine):  # what the worker's own run folder holds when its run starts
+        seen.update({p.relative_to(mine.run_dir()).as_posix(): p.read_bytes() for p in mine.run_dir().rglob("*.*")})
+        return {"ok": True}
+
+    (tmp_path / "scratch").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "scratch"))
+    monkeypatch.setattr(runner.tempfile, "tempdir", None)  # read TMPDIR again
+    monkeypatch.setattr(runner, "worker_position", lambda: (1, 2))
+    monkeypatch.setattr(runner, "_run_holding_folder", run_holding_folder)
+    assert runner._run_as_worker(config) == {"ok": True}
+    assert seen == {"progress/epoch-1.json": b"{}", "best.weights.h5": b"weights of epoch 1"}
+    assert not list((tmp_path / "scratch").iterdir())  # the scratch folder goes when the run succeeds
+
+
 def test_two_workers_write_one_record_and_a_killed_worker_fails_the_run_which_resumes(tiny_encoder_dir, tweet_dir,
                                                                                    tmp_path):
     out = tmp_path / "out"

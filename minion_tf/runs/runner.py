@@ -119,6 +119,9 @@ def _run_as_worker(config: RunConfig) -> dict:
     if progress.is_dir():  # resume where the chief's run folder says (--out on a file system the workers share)
         shutil.copytree(progress, mine.run_dir() / "progress")
     mine.run_dir().mkdir(parents=True, exist_ok=True)
+    best = config.run_dir() / "best.weights.h5"  # under --patience, the best epoch so far (fitting's early stopping)
+    if best.is_file():  # every replica holds the same weights: the chief's are this worker's too
+        shutil.copy2(best, mine.run_dir() / best.name)
     print(f"multiworker: not the chief; working in {scratch} (the chief writes {config.run_dir()})", flush=True)
     record = _run_holding_folder(mine)
     shutil.rmtree(scratch, ignore_errors=True)
