@@ -130,11 +130,11 @@ class ShardPlan:
 
 
 def plan_shards(lengths: np.ndarray, num_states: int, model_dim: int, batch_tokens: int = 16384,
-                shard_mb: float = 256.0) -> list[ShardPlan]:
+                shard_mb: float = 256.0, dtype: str = DTYPE) -> list[ShardPlan]:
     """Deterministic plan: length-sorted forward batches of at most `batch_tokens` padded tokens,
-    grouped into shards of about `shard_mb` MiB of float16 states."""
+    grouped into shards of about `shard_mb` MiB of states as `dtype` stores them."""
     order = np.argsort(lengths, kind="stable")
-    token_bytes = num_states * model_dim * 2
+    token_bytes = bytes_per_token(num_states, model_dim, dtype)
     shards, current, shard_bytes, start = [], ShardPlan(0), 0, 0
     while start < len(order):
         end = start + 1
@@ -421,7 +421,7 @@ def _build(backbone, texts, pairs, seqs, directory: Path, spec: CacheSpec, batch
 
     max_length = spec.max_length
     manifest = _read_manifest(directory)
-    done = {}
+    done, damaged = {}, set()
     if manifest is not None and _older_format(manifest) is not None and worker is None:
         print(f"{directory}: cache of format {_older_format(manifest)} (labels in its index); rebuilding it in "
               f"format {FORMAT_VERSION}", file=sys.stderr, flush=True)
@@ -433,12 +433,13 @@ def _build(backbone, texts, pairs, seqs, directory: Path, spec: CacheSpec, batch
             return HiddenStateCache(directory, manifest)
         if problems:
             print(f"{problems[0]}: rebuilding {len(problems)} damaged shard(s)", file=sys.stderr)
+            damaged = {s["shard"] for s in manifest["shards"]} - set(done)
     if seqs is None:
         seqs = backbone.tokenizer.encode(texts, max_length, pairs=pairs)
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     if len(seqs) == 0:
         raise MinionError(f"{directory}: no examples to cache")
-    plan = plan_shards(lengths, backbone.num_states, backbone.model_dim, batch_tokens, shard_mb)
+    plan = plan_shards(lengths, backbone.num_states, backbone.model_dim, batch_tokens, shard_mb, spec.dtype)
     plan_digest = hashlib.sha256(b"".join(s.examples.tobytes() for s in plan)).hexdigest()[:16]
     if manifest is not None and manifest.get("plan") != plan_digest:
         done = {}  # shards of another batch/shard size hold other examples: start over
@@ -467,6 +468,11 @@ def _build(backbone, texts, pairs, seqs, directory: Path, spec: CacheSpec, batch
 
     def finish(shard: ShardPlan, states: np.ndarray, index: np.ndarray):
         name = f"shard-{shard.index:05d}"
+        if not np.isfinite(states).all():  # inf in float16 (overflow), or NaN: no side network learns from it
+            token = int(np.flatnonzero(~np.isfinite(states).reshape(len(states), -1).all(axis=1))[0])
+            example = int(index[np.searchsorted(np.cumsum(index[:, 1]), token, side="right"), 0])
+            raise MinionError(f"{directory}: the encoder gave non-finite states for example {example} (float16 "
+                              f"overflow, or broken weights?); {name} and the shards after it are not written")
         arrays = {"states": states, "index": index}
         if spec.dtype == "int8":
             arrays["states"], arrays["scales"] = quantize(states)
@@ -499,7 +505,7 @@ def _build(backbone, texts, pairs, seqs, directory: Path, spec: CacheSpec, batch
         writer.close()
         bar.close()
     if worker is not None:
-        return _finish_together(directory, spec, manifest, plan_digest, worker, done)
+        return _finish_together(directory, spec, manifest, plan_digest, worker, done, damaged)
     manifest["complete"] = True
     write_json(directory / "manifest.json", manifest)
     return open_cache(directory, spec, verify=False)
@@ -526,9 +532,10 @@ def _worker_shards(directory: Path, spec: CacheSpec, plan: str, num_shards: int,
 
 
 def _finish_together(directory: Path, spec: CacheSpec, manifest: dict, plan: str, worker: tuple[int, int],
-                     verified: dict):
+                     verified: dict, damaged: set):
     """Worker 0: wait until every shard is listed and verified, then write manifest.json as one process would
-    have. The others: wait for that manifest. Either gives up in one line after `MINION_WORKER_TIMEOUT`
+    have. The others: wait for that manifest (when a finished cache had `damaged` shards, its manifest stays
+    as it was: wait until they verify again). Either gives up in one line after `MINION_WORKER_TIMEOUT`
     seconds (default 600) without a new shard."""
     from minion_tf.distribute import worker_timeout
 
@@ -541,13 +548,15 @@ def _finish_together(directory: Path, spec: CacheSpec, manifest: dict, plan: str
             if len(done) == manifest["num_shards"]:
                 merged = {**manifest, "shards": [done[i] for i in sorted(done)], "complete": True}
                 write_json(directory / "manifest.json", merged)
-                for path in [*directory.glob("manifest.worker-*.json"), *directory.glob(".tmp-*")]:
-                    path.unlink(missing_ok=True)  # every worker is done writing here
+                for path in [*directory.glob("manifest.worker-*.json"), *directory.glob(".tmp-*.shard-*")]:
+                    path.unlink(missing_ok=True)  # every shard is written: what is left was a killed worker's
                 return open_cache(directory, spec, verify=False)
             count = len(done)
         else:
             found = _read_manifest(directory)
-            if found is not None and found.get("complete") and found.get("plan") == plan:
+            if (found is not None and found.get("complete") and found.get("plan") == plan
+                    and not any(_verify_shard(directory, e) for e in found["shards"] if e.get("shard") in damaged)):
+                (directory / f"manifest.worker-{worker[0]}.json").unlink(missing_ok=True)  # written after the merge
                 return open_cache(directory, spec, verify=False)
             count = 0
             for path in directory.glob("manifest.worker-*.json"):

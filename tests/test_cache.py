@@ -340,3 +340,30 @@ def test_an_int8_cache_holds_the_float16_states_to_half_a_step_in_a_little_over_
         open_cache(tmp_path / "i8")
     with pytest.raises(MinionError, match="cache was built with dtype 'int8', expected 'float16'"):
         build(tiny_backbone, tmp_path / "i8")
+
+
+def test_shards_are_planned_by_the_bytes_their_dtype_stores(tiny_backbone):
+    from minion_tf.cache import bytes_per_token, plan_shards
+
+    lengths = np.array([len(s) for s in tiny_backbone.tokenizer.encode(TEXTS, 32)])
+    for dtype in ("float16", "int8"):
+        plan = plan_shards(lengths, 3, 32, batch_tokens=256, shard_mb=0.05, dtype=dtype)
+        stored = [int(lengths[s.examples].sum()) * bytes_per_token(3, 32, dtype) for s in plan]
+        assert all(b >= 0.05 * 2**20 for b in stored[:-1]) and stored[-1] > 0  # every shard but the last is full
+        assert all(b - 256 * bytes_per_token(3, 32, dtype) < 0.05 * 2**20 for b in stored)  # over by a batch at most
+    assert len(plan_shards(lengths, 3, 32, 256, 0.05, "int8")) < len(plan_shards(lengths, 3, 32, 256, 0.05))
+
+
+def test_non_finite_states_stop_the_build_in_one_line_and_nothing_lists_them(tiny_backbone, tmp_path):
+    class Overflowing:  # states beyond float16's range: inf once cached
+        def __getattr__(self, name):
+            return getattr(tiny_backbone, name)
+
+        def hidden_states(self, ids, mask, training=False):
+            return tiny_backbone.hidden_states(ids, mask) * 1e6
+
+    with pytest.raises(MinionError, match=r"c: the encoder gave non-finite states for example \d+ \(float16 "
+                                          r"overflow, or broken weights\?\); shard-00000 and the shards after"):
+        build(Overflowing(), tmp_path / "c")
+    assert json.loads((tmp_path / "c" / "manifest.json").read_text())["shards"] == []
+    assert not list((tmp_path / "c").glob("shard-*"))

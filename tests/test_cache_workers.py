@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [f"tweet number {i} " + "so much fun " * (i % 9) for i in range(60)]
 
@@ -94,3 +96,25 @@ def test_two_workers_build_the_cache_one_process_builds_and_a_dead_worker_is_reb
     assert [r[0] for r in results] == [0, 0], results[0][1][-2000:] + results[1][1][-2000:]
     assert all((broken / name).stat().st_mtime_ns == t for name, t in kept.items())  # only the missing ones built
     assert _files(broken) == single
+
+
+def test_workers_repair_a_damaged_finished_cache_and_none_reads_it_before(tiny_backbone, tmp_path, monkeypatch):
+    from minion_tf.cache import build_cache
+    from minion_tf.errors import MinionError
+
+    def build(worker=None):
+        return build_cache(tiny_backbone, TEXTS, tmp_path / "c", max_length=32, batch_tokens=256, shard_mb=0.02,
+                           progress=False, worker=worker)
+
+    build()
+    good = _files(tmp_path / "c")
+    shard = json.loads(good["manifest.json"])["shards"][0]  # worker 0's
+    (tmp_path / "c" / shard["states"]).write_bytes(good[shard["states"]][:-7] + b"damaged")
+    monkeypatch.setenv("MINION_WORKER_TIMEOUT", "2")
+    # worker 1 has nothing to build, but the manifest it finds lists the damaged shard: it waits for the repair
+    with pytest.raises(MinionError, match="the merged manifest did not appear within 2 s"):
+        build(worker=(1, 2))
+    build(worker=(0, 2))  # repairs its shard, finds worker 1's list, merges
+    assert _files(tmp_path / "c") == good
+    assert len(build(worker=(1, 2))) == len(TEXTS)  # now it opens the repaired cache
+    assert _files(tmp_path / "c") == good

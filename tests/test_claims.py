@@ -138,6 +138,7 @@ def test_cost_table_charges_the_cache_build_and_divides_by_fine_tuning(tmp_path)
     for folder, cache_s, epochs in ((ft, None, [300.0, 200.0, 200.0]), (read, 300.0, [20.0, 10.0]),
                                     (minion, 2.0, [40.0])):
         rec = json.loads((folder / "run.json").read_text())
+        rec["machine"] = {"cpu_cores": 2, "arch": "x86_64", "system": "Linux"}
         rec["epochs"] = [{"val_accuracy": 0.8, "duration_s": s} for s in epochs]
         if cache_s is not None:
             rec["timings"].update(cache_s=cache_s, total_s=rec["timings"]["total_s"] + cache_s)
@@ -146,6 +147,8 @@ def test_cost_table_charges_the_cache_build_and_divides_by_fine_tuning(tmp_path)
     assert tmp_path / "out" / "cost_at_scale.md" in paths and tmp_path / "out" / "claims.md" in paths
     rows = {r["model"]: r for r in csv.DictReader(open(tmp_path / "out" / "cost_at_scale.csv"))}
     assert list(rows) == ["MiniLM-L6 (fine-tuned)", "READ-64", "MINION-64"]
+    note = (tmp_path / "out" / "cost_at_scale.md").read_text()
+    assert "single measurements on a machine with 2 CPU cores, no interval" in note
     ft_row, read_row, minion_row = rows.values()
     assert float(ft_row["whole run s"]) == 1010.0 and float(ft_row["whole run s ÷ FT"]) == 1.0
     assert float(read_row["whole run s"]) == 350.0 and float(read_row["epoch s ÷ FT"]) == 0.05

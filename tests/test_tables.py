@@ -51,6 +51,7 @@ def test_tables_have_the_paper_rows_in_order_with_the_expected_figures(runs, tmp
     md = (tmp_path / "results" / "table2.md").read_text()
     assert "| MINION-64 | 800 | 100 | 80 | — | 2 | — | 10 | — | — | — |" in md  # no saved outputs, no intervals
     assert "| MINION-64 (paper) | — | — | 90.15 | — | 0.48 |" in md and "Rows marked (paper) are the ETH paper" in md
+    assert "a larger encoder and about 2838 times the training data" in md  # 2.27M / the 800 train tweets here
     assert "Not measurable on this machine (shown as —): GPU energy kWh, CPU energy kWh, power kW, GPU peak GiB" in md
     assert (tmp_path / "results" / "calibration.png").stat().st_size > 1000
     claims = (tmp_path / "results" / "claims.md").read_text()
@@ -169,3 +170,12 @@ def test_the_baseline_is_the_fine_tuning_run_with_the_best_validation_accuracy_a
     write_run(tmp_path, "ft-small", record("finetune", 64, 2e-5, 1, 2, 0.90, 0.1, 0.1, 1.0, 20, train=80))
     best = best_runs(load_records(tmp_path), "finetune")
     assert {k: v["config"]["lr"] for k, v in best.items()} == {("minilm", 800): 1e-4, ("minilm", 80): 2e-5}
+
+
+def test_notes_name_the_machines_the_records_give():
+    from minion_tf.reports.records import machine_text
+
+    two, eight = {"machine": {"cpu_cores": 2}}, {"machine": {"cpu_cores": 8}}
+    assert machine_text([two, two]) == "a machine with 2 CPU cores"
+    assert machine_text([eight, two, {}]) == "machines with 2 and 8 CPU cores (and machines not recorded)"
+    assert machine_text([{}]) == "the runs' machine (not recorded)"

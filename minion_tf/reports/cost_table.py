@@ -16,7 +16,7 @@ from pathlib import Path
 
 from minion_tf.reports.claims import charged_private_gib, run_seconds
 from minion_tf.reports.markdown import write_table
-from minion_tf.reports.records import encoder_name, method_label
+from minion_tf.reports.records import encoder_name, machine_text, method_label
 from minion_tf.reports.tables import BASELINE, best_runs, load_records, model_name, scale
 
 
@@ -60,9 +60,11 @@ COST_NOTE = (
     "another run built is charged with the build (and with its memory peak). Epoch: the 2nd epoch's duration "
     "(the 1st includes tracing). Peak private: the highest private memory of any phase. ÷ FT: over full "
     "fine-tuning of the same encoder and training size. One run each, at the learning rate with the best "
-    "validation accuracy; single measurements on a shared 2-core CPU, no interval. Built from run.json files.")
+    "validation accuracy; single measurements on {machine}, no interval. Built from run.json files.")
 
 
 def build_cost_table(runs: Path, out: Path) -> list[Path]:
     """Write cost_at_scale.md and .csv into `out`; return the paths."""
-    return write_table(cost_rows(load_records(runs)), Path(out) / "cost_at_scale", note=COST_NOTE)
+    records = load_records(runs)
+    return write_table(cost_rows(records), Path(out) / "cost_at_scale",
+                       note=COST_NOTE.format(machine=machine_text(records)))

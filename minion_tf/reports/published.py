@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 PAPER = "ETH paper (BERTweet-base, ~2.27M train tweets, A100)"
+PAPER_TRAIN_TWEETS = 2_270_000
 
 PAPER_TABLE1 = {  # trainable % of BERTweet-base's 1.35e8 parameters
     "READ-8": 0.03, "READ-64": 0.27, "READ-256": 1.3, "MINION-8": 0.02, "MINION-64": 0.2, "MINION-256": 1.44}

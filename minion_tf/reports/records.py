@@ -23,6 +23,17 @@ from minion_tf.methods.registry import make_method, methods
 ENCODER_NAMES = {"minilm": "MiniLM-L6"}  # encoder -> its name in the tables (else the folder's or id's last part)
 
 
+def machine_text(records) -> str:
+    """The machines a set of runs' times come from, as a note says it: "a machine with 2 CPU cores" (records
+    made before runs kept their machine: "the runs' machine (not recorded)")."""
+    cores = sorted({r["machine"]["cpu_cores"] for r in records if "machine" in r})
+    if not cores:
+        return "the runs' machine (not recorded)"
+    some = "a machine" if len(cores) == 1 else "machines"
+    missing = " (and machines not recorded)" if any("machine" not in r for r in records) else ""
+    return f"{some} with {' and '.join(map(str, cores))} CPU cores{missing}"
+
+
 def encoder_name(encoder: str) -> str:
     return ENCODER_NAMES.get(encoder, Path(encoder).name)
 

@@ -85,7 +85,7 @@ def summary_lines(results: Path) -> list[str]:
             lines += ["", f"**{title}**: not run yet."]
     if (results / COST).is_file():
         lines += ["", f"**Cost against full fine-tuning** ([table]({COST.replace('.csv', '.md')}); a cache build "
-                  "charged to every run that read it; single measurements on a 2-core CPU):", "",
+                  "charged to every run that read it; single measurements, the machine in the table's note):", "",
                   *cost_lines(_read(results / COST))]
     return [*lines, END]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from minion_tf.errors import MinionError
 from minion_tf.reports.compare import score_difference, score_interval
 from minion_tf.reports.markdown import write_table
-from minion_tf.reports.published import PAPER, PAPER_TABLE1, PAPER_TABLE2, paper_rows
+from minion_tf.reports.published import PAPER, PAPER_TABLE1, PAPER_TABLE2, PAPER_TRAIN_TWEETS, paper_rows
 from minion_tf.reports.records import display_name, method_kind, method_label, method_rank
 
 BASELINE = "finetune"  # the method label every other row of Table II is compared with
@@ -174,8 +174,9 @@ def build_tables(runs: Path, out: Path) -> list[Path]:
     if missing:
         note += (f" Not measurable on this machine (shown as —): {', '.join(missing)} — no NVIDIA GPU (NVML "
                  "absent) and no readable RAPL energy counter; wall time and RSS are the cost figures here.")
+    most = max(r.get("data", {}).get("train", 0) for r in records)
     note += (f" Rows marked (paper) are the {PAPER}'s Table II, not our runs: a yardstick at a larger encoder "
-             "and about 30 times the data.")
+             f"and {'about %.0f times' % (PAPER_TRAIN_TWEETS / most) if most else 'more of'} the training data.")
     paths += write_table(rows + paper_rows(PAPER_TABLE2), out / "table2", columns=list(rows[0]), note=note,
                          joined=TABLE2_JOINED)
     curves = {model_name(r): r["test"]["reliability"] for r in records}

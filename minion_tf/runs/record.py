@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import subprocess
 
@@ -19,6 +20,12 @@ def package_versions() -> dict:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def machine() -> dict:
+    """What the run's times are measured on: the CPU cores the process may use and the architecture."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu_cores": cores, "arch": platform.machine(), "system": platform.system()}
 
 
 def git_commit() -> str | None:

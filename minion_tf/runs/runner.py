@@ -27,7 +27,7 @@ from minion_tf.methods.base import KerasMethod
 from minion_tf.runs import ledger
 from minion_tf.runs.config import RunConfig
 from minion_tf.runs.epoch_logs import EpochLogs
-from minion_tf.runs.record import git_commit, package_versions, param_line
+from minion_tf.runs.record import git_commit, machine, package_versions, param_line
 from minion_tf.runs.migrate import check_legacy
 from minion_tf.runs.task_data import load_run_data, normalisation, spec_of
 
@@ -209,6 +209,7 @@ def _train_and_record(config: RunConfig, memory: PhasePeaks) -> dict:
         "calibration_val": calib,
         **result.get("details", {}),
         "versions": package_versions(),
+        "machine": machine(),
         "git_commit": git_commit(),
     }
     arrays = {f"{name}_probs": probs for name, probs in test_probs.items()}
