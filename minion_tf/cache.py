@@ -541,8 +541,9 @@ def _finish_together(directory: Path, spec: CacheSpec, manifest: dict, plan: str
 
     timeout = worker_timeout()
     done = {**verified, **{e["shard"]: e for e in manifest["shards"]}}  # checked already, or written here
-    last, seen = time.monotonic(), -1
+    last, seen, heard = time.monotonic(), -1, set()  # heard: the workers whose list this one has seen
     while True:
+        heard |= {p.name[len("manifest.worker-"):-len(".json")] for p in directory.glob("manifest.worker-*.json")}
         if worker[0] == 0:
             done.update(_worker_shards(directory, spec, plan, manifest["num_shards"], verified=done))
             if len(done) == manifest["num_shards"]:
@@ -571,7 +572,10 @@ def _finish_together(directory: Path, spec: CacheSpec, manifest: dict, plan: str
             what = (f"shards {', '.join(map(str, missing[:5]))}{' ...' if len(missing) > 5 else ''} (of workers "
                     f"{', '.join(str(w) for w in sorted({i % worker[1] for i in missing}))}) did not appear"
                     if missing else "the merged manifest did not appear")
-            raise MinionError(f"{directory}: {what} within {timeout:g} s; a worker stopped? Rerun every worker to "
-                              "build the missing shards")
+            silent = [str(w) for w in range(worker[1]) if str(w) not in heard]
+            why = (f"worker {', '.join(silent)} wrote nothing in this folder: not started, stopped, or --cache-dir "
+                   "is not on a file system every worker shares." if silent else "a worker stopped?")
+            raise MinionError(f"{directory}: {what} within {timeout:g} s; {why} Rerun every worker to build the "
+                              "missing shards")
         time.sleep(0.5)
 
