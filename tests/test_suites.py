@@ -44,13 +44,19 @@ def test_glue_suite_seeds_only_the_chosen_runs_of_the_first_arm(tmp_path):
     assert all(c.seeds == 2 for c in glue_suite({"out": str(tmp_path), "seeds": 2}, tasks=("rte",)))
 
 
-def test_suites_keep_fasttext_float32_on_one_device_and_refuse_unknown_seeded_labels(tmp_path):
+def test_suites_pass_each_run_only_the_fields_it_takes_and_refuse_unknown_seeded_labels(tmp_path):
     import pytest
 
     from minion_tf.errors import MinionError
 
-    configs = tweet_suite({"out": str(tmp_path), "precision": "bfloat16", "strategy": "mirrored"})
+    configs = tweet_suite({"out": str(tmp_path), "precision": "bfloat16", "strategy": "mirrored",
+                           "cache_dtype": "int8", "cache_layers": "6,0"})
     assert [(c.precision, c.strategy) for c in configs if c.model == "fasttext"] == [("float32", "none")]
     assert {(c.precision, c.strategy) for c in configs if c.model != "fasttext"} == {("bfloat16", "mirrored")}
+    sides = {"read", "minion", "lst"}
+    assert {(c.cache_dtype, c.cache_layers) for c in configs if c.model in sides} == {("int8", "0,6")}
+    assert {(c.cache_dtype, c.cache_layers) for c in configs if c.model not in sides} == {("float16", None)}
+    glue = glue_suite({"out": str(tmp_path), "cache_dtype": "int8"}, tasks=("rte",))
+    assert {c.model for c in glue if c.cache_dtype == "int8"} == {"minion", "lst"}
     with pytest.raises(MinionError, match="--seeded minion64: not a run of the GLUE suite"):
         glue_suite({"out": str(tmp_path)}, tasks=("rte",), seeded=("finetune", "minion64"))

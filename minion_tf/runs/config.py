@@ -101,10 +101,11 @@ class RunConfig:
                               f"--model {self.model} runs in float32")
         if self.cache_dtype not in CACHE_DTYPES:
             raise MinionError(f"--cache-dtype must be one of {', '.join(CACHE_DTYPES)}, got {self.cache_dtype!r}")
-        if self.cache_layers is not None:
-            if not isinstance(self.method, SideNetworkMethod):
+        for flag, given in (("--cache-dtype", self.cache_dtype != "float16"), ("--cache-layers", self.cache_layers)):
+            if given and not isinstance(self.method, SideNetworkMethod):
                 sides = ", ".join(n for n, cls in methods().items() if issubclass(cls, SideNetworkMethod))
-                raise MinionError(f"--cache-layers goes with the side networks ({sides}), not --model {self.model}")
+                raise MinionError(f"{flag} goes with the side networks ({sides}), not --model {self.model}")
+        if self.cache_layers is not None:
             self.cache_layers = ",".join(map(str, parse_states(self.cache_layers)))  # one spelling, one run key
         check_strategy(self.strategy)
         if self.strategy != "none" and not isinstance(self.method, KerasMethod):

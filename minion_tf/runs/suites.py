@@ -16,6 +16,7 @@ from dataclasses import replace
 from minion_tf.errors import MinionError
 from minion_tf.methods.base import KerasMethod
 from minion_tf.methods.registry import method_class, methods
+from minion_tf.methods.side import SideNetworkMethod
 from minion_tf.runs.config import RunConfig
 
 PITTSBURGH_LRS = (2e-5, 1e-3)
@@ -23,6 +24,16 @@ GLUE_TASKS = ("rte", "mrpc", "stsb", "cola", "sst2")
 PITTSBURGH = ("finetune", "freeze")  # run at both Pittsburgh rates; the others at their own
 TWEET_HIDDENS = (64, 8, 256)  # READ's and MINION's h on tweets; the first joins the first pass
 KERAS_ONLY = ("precision", "strategy")  # run fields a method with its own loop (fastText) keeps at their defaults
+SIDE_ONLY = ("cache_dtype", "cache_layers")  # run fields the methods that read no cached states keep at their defaults
+
+
+def _config(base: dict, model: str, **fields) -> RunConfig:
+    """`model`'s run on `base`, without the fields it does not take (fastText: KERAS_ONLY; all but the side
+    networks: SIDE_ONLY): one suite command passes --precision, --cache-dtype, ... to the runs that use them."""
+    cls = method_class(model)
+    skip = (() if issubclass(cls, KerasMethod) else KERAS_ONLY) + (() if issubclass(cls, SideNetworkMethod)
+                                                                    else SIDE_ONLY)
+    return RunConfig(**{**{k: v for k, v in base.items() if k not in skip}, "model": model, **fields})
 
 
 def suite_models(suite: str) -> list[str]:
@@ -43,9 +54,8 @@ def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1), seeded=None) 
     for task in tasks:
         for model, options in [("finetune", {}), *[("freeze", {"last_k": k}) for k in last_ks]]:
             for arm, lr in zip((first, second), PITTSBURGH_LRS):
-                arm.append(RunConfig(**{**base, "task": task, "model": model, "options": options, "lr": lr}))
-        first += [RunConfig(**{**base, "task": task, "model": model})
-                  for model in suite_models("glue") if model not in PITTSBURGH]
+                arm.append(_config(base, model, task=task, options=options, lr=lr))
+        first += [_config(base, model, task=task) for model in suite_models("glue") if model not in PITTSBURGH]
     if seeded is not None:
         if unknown := sorted(set(seeded) - {c.label() for c in first}):
             raise MinionError(f"--seeded {unknown[0]}: not a run of the GLUE suite "
@@ -57,7 +67,7 @@ def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1), seeded=None) 
 
 def imdb_suite(base: dict, fractions=(0.9, 0.3), models=None) -> list[RunConfig]:
     """The UCSD methods (and every other method that joins the IMDb suite) at each train fraction."""
-    return [RunConfig(**{**base, "task": "imdb", "model": model, "train_fraction": fraction})
+    return [_config(base, model, task="imdb", train_fraction=fraction)
             for fraction in fractions for model in (models or suite_models("imdb"))]
 
 
@@ -70,9 +80,7 @@ def tweet_suite(base: dict, hiddens=TWEET_HIDDENS) -> list[RunConfig]:
     share one cache), then the other baselines (LoRA, LST: each costs about a fine-tuning run).
     """
     def config(model, **options):
-        fields = base if issubclass(method_class(model), KerasMethod) else {  # fastText: float32, one device
-            k: v for k, v in base.items() if k not in KERAS_ONLY}
-        return RunConfig(**{**fields, "model": model, **({"options": options} if options else {})})
+        return _config(base, model, **({"options": options} if options else {}))
 
     models = suite_models("tweets")
     sized = [m for m in models if method_class(m).size_option == "hidden"]
