@@ -422,7 +422,10 @@ def _build(backbone, texts, pairs, seqs, directory: Path, spec: CacheSpec, batch
     max_length = spec.max_length
     manifest = _read_manifest(directory)
     done, damaged = {}, set()
-    if manifest is not None and _older_format(manifest) is not None and worker is None:
+    if manifest is not None and _older_format(manifest) is not None and worker is not None:
+        raise MinionError(f"{directory}: cache of format {_older_format(manifest)} (labels in its index); workers "
+                          "do not rebuild it together: rerun once without --strategy multiworker, or delete it")
+    if manifest is not None and _older_format(manifest) is not None:
         print(f"{directory}: cache of format {_older_format(manifest)} (labels in its index); rebuilding it in "
               f"format {FORMAT_VERSION}", file=sys.stderr, flush=True)
         _remove_shards(directory, manifest)

@@ -281,6 +281,9 @@ def test_a_cache_of_the_old_format_is_refused_on_open_and_rebuilt_in_one_line(ti
         open_cache(tmp_path / "c")
     assert str(err.value) == (f"{tmp_path / 'c'}: cache of format 1 (labels in its index), this version reads "
                               f"format 2; rebuild it (rerun the command) or delete it")
+    with pytest.raises(MinionError, match="workers do not rebuild it together: rerun once without --strategy "
+                                          "multiworker, or delete it"):
+        build(tiny_backbone, tmp_path / "c", worker=(1, 2))
     cache = build(tiny_backbone, tmp_path / "c")
     assert capsys.readouterr().err == (f"{tmp_path / 'c'}: cache of format 1 (labels in its index); rebuilding it "
                                        f"in format 2\n")
