@@ -191,7 +191,7 @@ def side_feeds(backbone, tmp_path, labels, scores=False):
     labels = np.asarray(labels, np.float32 if scores else np.int64)
     data = SimpleNamespace(splits={"train": Split(TEXTS[:40], labels[:40]), "test": Split(TEXTS[40:], labels[40:])})
     run = SimpleNamespace(max_length=32, no_cache=False, cache_budget_gb=1.0, cache_dir=str(tmp_path / "cache"),
-                          out=str(tmp_path), cache_dtype="float16", strategy="none")
+                          out=str(tmp_path), cache_dtype="float16", cache_layers=None, strategy="none")
     return make_method("minion").feeds(run, data, backbone, tmp_path / "run")
 
 

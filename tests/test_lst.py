@@ -65,8 +65,8 @@ def test_heads_and_odd_widths(reduction, heads):
 def test_describe_counts_the_side_model_and_the_frozen_encoder(capsys):
     from minion_tf.backbones import describe_dims
 
-    counts = LadderSideTuning(LSTConfig(8)).describe(SimpleNamespace(encoder="minilm", cache_dtype="float16"),
-                                                     SimpleNamespace(num_labels=2))
+    run = SimpleNamespace(encoder="minilm", cache_dtype="float16", cache_layers=None)
+    counts = LadderSideTuning(LSTConfig(8)).describe(run, SimpleNamespace(num_labels=2))
     assert counts["trainable"] == 318_680
     assert counts["total"] == 318_680 + describe_dims("minilm")["encoder_params"]
     assert counts == {"trainable": 318_680, "total": counts["total"]}  # the method contract's two counts
