@@ -13,7 +13,7 @@ from pathlib import Path
 from minion_tf.errors import MinionError
 from minion_tf.reports.compare import score_difference, score_interval
 from minion_tf.reports.markdown import write_table
-from minion_tf.reports.records import display_name, machine_text
+from minion_tf.reports.records import display_name, encoder_name, machine_text
 
 JOINED = {"accuracy 95% CI": ("accuracy % low", "accuracy % high"), "ACE 95% CI": ("ACE % low", "ACE % high"),
           "accuracy vs float16 pts": ("accuracy vs float16 pts", "accuracy vs float16 pts low",
@@ -32,14 +32,15 @@ def _points(interval, scale: float = 100.0) -> list[float | None]:
 
 
 def option_rows(records: dict[Path, dict]) -> list[dict]:
-    """One row per run ({folder: record}), the float16 run with every state first; each compared with that one."""
+    """One row per run ({folder: record}, in its order), the float16 run with every state first; each compared
+    with that one."""
     base = [f for f, r in records.items() if option_name(r["config"]) == "float16, every state"]
     if len(base) != 1:
         raise MinionError(f"{len(base)} runs with a float16 cache of every state among {len(records)}; the table "
                           "compares each option with exactly one")
     base_bytes = records[base[0]]["cache_estimate_bytes"]
     rows = []
-    for folder in sorted(records, key=lambda f: (f not in base, f)):
+    for folder in sorted(records, key=lambda f: f not in base):  # stable: the others in the order given
         record = records[folder]
         accuracy, ace = score_interval(folder, "accuracy"), score_interval(folder, "ace")
         vs_acc = None if folder in base else score_difference(folder, base[0], "accuracy")
@@ -80,11 +81,12 @@ def build_cache_options(folders: list[Path], out: Path) -> list[Path]:
     data, config = next(iter(records.values()))["data"], next(iter(records.values()))["config"]
     note = "\n".join([
         "", *findings(rows), "",
-        f"Scale: {display_name(config)} over {config['encoder']}, {data['train']:,} train / {data['val']:,} val / "
+        f"Scale: {display_name(config)} over {encoder_name(config['encoder'])}, {data['train']:,} train / {data['val']:,} val / "
         f"{data['test']:,} test examples, {config['epochs']} epochs, batch {config['batch_size']}, seed "
         f"{config['seed']}, one run per option. Bytes a token: the states only (× tokens = cache GB); ÷ float16: "
         "over the float16 cache of every state. 95 % CI: percentile bootstrap over the test examples (2,000 "
-        "resamples, seed 0); vs float16: this option minus float16 with every state, paired on the same test "
+        "resamples, seed 0; ACE is biased upwards on resamples, so its interval can lie mostly above the "
+        "estimate); vs float16: this option minus float16 with every state, paired on the same test "
         f"examples. Train s: single measurements on {machine_text(records.values())}, no interval. Built from the "
         "run.json files and test outputs in the runs' folders."])
     return write_table(rows, Path(out) / "cache_options", note=note, joined=JOINED)
