@@ -27,8 +27,9 @@ def option_name(config: dict) -> str:
     return f"{dtype}, {'every state' if layers is None else 'states ' + layers}"
 
 
-def _points(interval, scale: float = 100.0) -> list[float | None]:
-    return [None] * 3 if interval is None else [scale * v for v in interval]
+def _points(interval) -> list[float | None]:
+    """An interval of fractions in points; None in each place without one."""
+    return [None] * 3 if interval is None else [100 * v for v in interval]
 
 
 def option_rows(records: dict[Path, dict]) -> list[dict]:
@@ -50,11 +51,10 @@ def option_rows(records: dict[Path, dict]) -> list[dict]:
                 "num_tokens"], "cache GB": record["cache_estimate_bytes"] / 1e9,
             "÷ float16": record["cache_estimate_bytes"] / base_bytes, "trainable": record["params"]["trainable"],
             "accuracy %": 100 * record["test"]["accuracy"],
-            **dict(zip(("accuracy % low", "accuracy % high"), _points(accuracy)[:2])),
-            "ACE %": 100 * record["test"]["ace"], **dict(zip(("ACE % low", "ACE % high"), _points(ace)[:2])),
-            **dict(zip(("accuracy vs float16 pts", "accuracy vs float16 pts low", "accuracy vs float16 pts high"),
-                       _points(vs_acc))),
-            **dict(zip(("ACE vs float16 pts", "ACE vs float16 pts low", "ACE vs float16 pts high"), _points(vs_ace))),
+            **dict(zip(JOINED["accuracy 95% CI"], _points(accuracy))),
+            "ACE %": 100 * record["test"]["ace"], **dict(zip(JOINED["ACE 95% CI"], _points(ace))),
+            **dict(zip(JOINED["accuracy vs float16 pts"], _points(vs_acc))),
+            **dict(zip(JOINED["ACE vs float16 pts"], _points(vs_ace))),
             "train s": record["timings"]["train_s"]})
     return rows
 
@@ -78,12 +78,13 @@ def build_cache_options(folders: list[Path], out: Path) -> list[Path]:
     """cache_options.md and .csv in `out` from finished runs' folders (one run per option)."""
     records = {Path(f): json.loads((Path(f) / "run.json").read_text()) for f in folders}
     rows = option_rows(records)
-    data, config = next(iter(records.values()))["data"], next(iter(records.values()))["config"]
+    first = next(iter(records.values()))
+    data, config = first["data"], first["config"]
     note = "\n".join([
         "", *findings(rows), "",
-        f"Scale: {display_name(config)} over {encoder_name(config['encoder'])}, {data['train']:,} train / {data['val']:,} val / "
-        f"{data['test']:,} test examples, {config['epochs']} epochs, batch {config['batch_size']}, seed "
-        f"{config['seed']}, one run per option. Bytes a token: the states only (× tokens = cache GB); ÷ float16: "
+        f"Scale: {display_name(config)} over {encoder_name(config['encoder'])}, {data['train']:,} train / "
+        f"{data['val']:,} val / {data['test']:,} test examples, {config['epochs']} epochs, batch "
+        f"{config['batch_size']}, seed {config['seed']}, one run per option. Bytes a token: the states only (× tokens = cache GB); ÷ float16: "
         "over the float16 cache of every state. 95 % CI: percentile bootstrap over the test examples (2,000 "
         "resamples, seed 0; ACE is biased upwards on resamples, so its interval can lie mostly above the "
         "estimate); vs float16: this option minus float16 with every state, paired on the same test "
