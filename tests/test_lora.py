@@ -187,7 +187,7 @@ def test_bertweet_base_rank_8_counts_exactly(capsys):
 
 def test_options_label_and_default_rate():
     method = make_method("lora", {"rank": 16, "alpha": 32})
-    assert (method.label(), method.display_name("MiniLM-L6"), method.default_lr()) == ("lora-16", "LORA-16", 5e-4)
+    assert (method.label(), method.display_name("MiniLM-L6"), method.default_lr()) == ("lora-16", "LoRA-16", 5e-4)
     assert RunConfig(model="lora").method.options.rank == 8 and RunConfig(model="lora").method.options.alpha == 8.0
     with pytest.raises(MinionError, match="--rank must be at least 1"):
         make_method("lora", {"rank": 0})

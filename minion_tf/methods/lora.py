@@ -46,6 +46,9 @@ class LoRA(EncoderMethod):
         use 5e-4 on MNLI, SST-2, QQP and RTE and 4e-4 on MRPC, CoLA, QNLI and STS-B."""
         return 5e-4
 
+    def display_name(self, encoder: str) -> str:
+        return f"LoRA-{self.options.rank}"
+
     def make_model(self, run, backbone, num_labels: int):
         """The family's `EncoderClassifier` around the encoder, once adapters are in it (changed in place)."""
         from minion_tf.layers.lora import add_lora
