@@ -143,12 +143,15 @@ SIDE_METHODS = ("read", "minion", "lst")  # they share one hidden-state cache pe
 
 
 def cache_build(records: list[dict], key: tuple) -> tuple[float, float]:
-    """(seconds, private GiB) of building the hidden-state cache at scale `key`: the largest cache phase of the
-    side-network runs there (the run that built it; the others only opened it)."""
+    """(seconds, private GiB) of building the hidden-state cache at scale `key`: the cache phase of the
+    side-network run there that spent longest on it (the one that built it). The others only opened it, and
+    their memory in that phase is what their process already held from earlier runs, not the build's."""
     side = [r for r in records if scale(r) == key and getattr(record_method(r["config"]), "name", None) in SIDE_METHODS]
-    seconds = [float(r.get("timings", {}).get("cache_s") or 0.0) for r in side]
-    memory = [r.get("memory", {}).get("cache", {}).get("private_peak_gib") or 0.0 for r in side]
-    return max(seconds, default=0.0), max(memory, default=0.0)
+    builder = max(side, key=lambda r: float(r.get("timings", {}).get("cache_s") or 0.0), default=None)
+    if builder is None:
+        return 0.0, 0.0
+    return (float(builder.get("timings", {}).get("cache_s") or 0.0),
+            builder.get("memory", {}).get("cache", {}).get("private_peak_gib") or 0.0)
 
 
 def run_seconds(record: dict, records: list[dict]) -> float:
