@@ -47,7 +47,7 @@ class LoRA(EncoderMethod):
         return 5e-4
 
     def display_name(self, encoder: str) -> str:
-        return f"LoRA-{self.options.rank}"
+        return f"LoRA-{self.size()}"
 
     def make_model(self, run, backbone, num_labels: int):
         """The family's `EncoderClassifier` around the encoder, once adapters are in it (changed in place)."""

@@ -147,11 +147,14 @@ def cache_build(records: list[dict], key: tuple) -> tuple[float, float]:
     side-network run there that spent longest on it (the one that built it). The others only opened it, and
     their memory in that phase is what their process already held from earlier runs, not the build's."""
     side = [r for r in records if scale(r) == key and getattr(record_method(r["config"]), "name", None) in SIDE_METHODS]
-    builder = max(side, key=lambda r: float(r.get("timings", {}).get("cache_s") or 0.0), default=None)
+
+    def seconds(r: dict) -> float:
+        return float(r.get("timings", {}).get("cache_s") or 0.0)
+
+    builder = max(side, key=seconds, default=None)
     if builder is None:
         return 0.0, 0.0
-    return (float(builder.get("timings", {}).get("cache_s") or 0.0),
-            builder.get("memory", {}).get("cache", {}).get("private_peak_gib") or 0.0)
+    return seconds(builder), builder.get("memory", {}).get("cache", {}).get("private_peak_gib") or 0.0
 
 
 def run_seconds(record: dict, records: list[dict]) -> float:
