@@ -3,7 +3,8 @@
     python experiments/transfer.py glue --max-examples 500 --epochs 4 --out runs/glue --results results/glue
     python experiments/transfer.py imdb --max-examples 300 --epochs 10 --out runs/imdb --results results/imdb
 
-Finished runs are skipped and a cut one resumes; the tables are rebuilt from every run.json under --out.
+Finished runs are skipped and a cut one resumes; each run (each seed) has a process of its own (`runs.isolated`);
+the tables are rebuilt from every run.json under --out.
 """
 import argparse
 import sys
@@ -18,7 +19,7 @@ setup_command()
 from minion_tf.errors import MinionError  # noqa: E402
 from minion_tf.reports.task_report import build_task_report  # noqa: E402
 from minion_tf.runs.cli import guarded  # noqa: E402
-from minion_tf.runs.runner import run  # noqa: E402
+from minion_tf.runs.isolated import run_isolated  # noqa: E402
 from minion_tf.runs.suites import GLUE_TASKS, glue_suite, imdb_suite  # noqa: E402
 
 
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
         configs = glue_suite(base, args.tasks, seeded=args.seeded) if args.suite == "glue" else imdb_suite(base, args.fractions)
         for i, config in enumerate(configs, 1):
             print(f"[{i}/{len(configs)}] {config.task} {config.label()} lr {config.resolved_lr():g}", flush=True)
-            run(config)
+            run_isolated(config)
         print("wrote " + ", ".join(map(str, build_task_report([Path(args.out)], Path(args.results)))))
 
     return guarded(action, "interrupted: rerun the same command; finished runs are skipped, the cut one resumes")

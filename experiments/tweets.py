@@ -5,7 +5,8 @@ the verdicts on the paper's claims (claims.md) and the cost against full fine-tu
 
 fastText, full fine-tuning, READ and MINION at h = 64, 8, 256, LoRA-8 and LST-8 (`runs.suites.tweet_suite`:
 the core comparison first, then the other h, then LoRA and LST). Finished runs are skipped and a cut one
-resumes; READ and MINION share one hidden-state cache. The tables are rebuilt from every run.json under
+resumes; each run has a process of its own (`runs.isolated`), so no run's memory counts in the next's; READ and
+MINION share one hidden-state cache. The tables are rebuilt from every run.json under
 --out at the end (`experiments/tables.py` rebuilds them at any time).
 """
 import argparse
@@ -20,7 +21,7 @@ setup_command()
 
 from minion_tf.reports.tweet_reports import build_tweet_reports  # noqa: E402
 from minion_tf.runs.cli import add_shared_args, guarded  # noqa: E402
-from minion_tf.runs.runner import run  # noqa: E402
+from minion_tf.runs.isolated import run_isolated  # noqa: E402
 from minion_tf.runs.suites import TWEET_HIDDENS, tweet_suite  # noqa: E402
 
 
@@ -43,7 +44,7 @@ def main(argv=None) -> int:
             print(f"[{i}/{len(configs)}] {config.label()} lr {config.resolved_lr():g}" + (" (finished)" if done else ""),
                   flush=True)
             if not args.dry_run:
-                run(config)  # a finished run is read back, not redone
+                run_isolated(config)  # a finished run is read back, not redone
         if not args.dry_run:
             paths = build_tweet_reports(Path(args.out), Path(args.results))
             print("wrote " + ", ".join(map(str, paths)))

@@ -224,13 +224,14 @@ def _train_and_record(config: RunConfig, memory: PhasePeaks) -> dict:
     return record
 
 
-def run_seeds(config: RunConfig) -> dict:
-    """Runs seeds `seed .. seed + seeds - 1`, then writes their mean and spread next to them.
+def run_seeds(config: RunConfig, run_one=None) -> dict:
+    """Runs seeds `seed .. seed + seeds - 1` (each with `run_one`, default `run`), then writes their mean
+    and spread next to them.
 
     Example:
         >>> run(RunConfig(task="rte", model="freeze", options={"last_k": 2}, seeds=2))["test"]["score"]["mean"]
     """
-    records = [run(replace(config, seed=config.seed + i, seeds=1)) for i in range(config.seeds)]
+    records = [(run_one or run)(replace(config, seed=config.seed + i, seeds=1)) for i in range(config.seeds)]
     scores = np.array([r["test"]["score"] for r in records])
     metrics = {m: [r["test"]["metrics"][m] for r in records] for m in records[0]["test"]["metrics"]}
     summary = {"config": config.as_dict(), "runs": [str(replace(config, seed=config.seed + i, seeds=1).run_dir())
