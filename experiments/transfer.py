@@ -39,6 +39,9 @@ def main(argv=None) -> int:
     p.add_argument("--seeded", nargs="+", default=None, metavar="LABEL",
                    help="glue: only these runs (e.g. finetune freeze-4 bitfit minion-64) take --seeds seeds, at "
                         "2e-5 or their own rate; the others one (default: every run)")
+    p.add_argument("--high-lr", nargs="+", default=None, metavar="LABEL",
+                   help="glue: only these runs of full and last-k fine-tuning (e.g. finetune freeze-4) also run at "
+                        "1e-3 (default: all five)")
     p.add_argument("--out", default="runs/transfer", help="folder of the runs")
     p.add_argument("--results", default="results/glue", help="folder of the tables and plots")
     args = p.parse_args(argv)
@@ -47,9 +50,10 @@ def main(argv=None) -> int:
             "batch_size": args.batch_size, "seeds": args.seeds, "out": args.out}
 
     def action():
-        if args.seeded and args.suite != "glue":
-            raise MinionError("--seeded goes with the glue suite")
-        configs = glue_suite(base, args.tasks, seeded=args.seeded) if args.suite == "glue" else imdb_suite(base, args.fractions)
+        if (args.seeded or args.high_lr) and args.suite != "glue":
+            raise MinionError(f"--{'seeded' if args.seeded else 'high-lr'} goes with the glue suite")
+        configs = (glue_suite(base, args.tasks, seeded=args.seeded, high_lr=args.high_lr) if args.suite == "glue"
+                   else imdb_suite(base, args.fractions))
         for i, config in enumerate(configs, 1):
             print(f"[{i}/{len(configs)}] {config.task} {config.label()} lr {config.resolved_lr():g}", flush=True)
             run_isolated(config)

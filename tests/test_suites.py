@@ -44,6 +44,15 @@ def test_glue_suite_seeds_only_the_chosen_runs_of_the_first_arm(tmp_path):
     assert all(c.seeds == 2 for c in glue_suite({"out": str(tmp_path), "seeds": 2}, tasks=("rte",)))
 
 
+def test_glue_suite_runs_only_the_chosen_runs_at_the_high_rate_and_keeps_the_first_arm_whole(tmp_path):
+    whole = glue_suite({"out": str(tmp_path)}, tasks=("rte", "mrpc"))
+    capped = glue_suite({"out": str(tmp_path)}, tasks=("rte", "mrpc"), high_lr=("finetune", "freeze-4", "freeze-2"))
+    first = len(whole) - 2 * 5  # the 1e-3 arm: full and last-1..4 on each task
+    assert capped[:first] == whole[:first]
+    assert [(c.task, c.label(), c.resolved_lr()) for c in capped[first:]] == [
+        (t, m, 1e-3) for t in ("rte", "mrpc") for m in ("finetune", "freeze-4", "freeze-2")]
+
+
 def test_suites_pass_each_run_only_the_fields_it_takes_and_refuse_unknown_seeded_labels(tmp_path):
     import pytest
 
@@ -58,5 +67,7 @@ def test_suites_pass_each_run_only_the_fields_it_takes_and_refuse_unknown_seeded
     assert {(c.cache_dtype, c.cache_layers) for c in configs if c.model not in sides} == {("float16", None)}
     glue = glue_suite({"out": str(tmp_path), "cache_dtype": "int8"}, tasks=("rte",))
     assert {c.model for c in glue if c.cache_dtype == "int8"} == {"minion", "lst"}
-    with pytest.raises(MinionError, match="--seeded minion64: not a run of the GLUE suite"):
+    with pytest.raises(MinionError, match="--seeded minion64: not one of the GLUE suite's runs it can choose"):
         glue_suite({"out": str(tmp_path)}, tasks=("rte",), seeded=("finetune", "minion64"))
+    with pytest.raises(MinionError, match=r"--high-lr bitfit: .* \(finetune, freeze-4, freeze-3, freeze-2, freeze-1\)"):
+        glue_suite({"out": str(tmp_path)}, tasks=("rte",), high_lr=("freeze-4", "bitfit"))

@@ -42,13 +42,14 @@ def suite_models(suite: str) -> list[str]:
     return [cls.name for cls in sorted(chosen, key=lambda c: (c.order, c.name))]
 
 
-def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1), seeded=None) -> list[RunConfig]:
+def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1), seeded=None, high_lr=None) -> list[RunConfig]:
     """Full and last-k fine-tuning at both Pittsburgh rates, and every other GLUE method (BitFit,
     prompt, MINION-64, LoRA-8, LST-8, ...) at its default size and rate, on each task.
 
     Every task's runs at 2e-5 (and the others at their own rates) come first, then the 1e-3 arm:
     a suite cut short for time has covered every task and method once. With `seeded` (labels such
     as ``"freeze-4"``), only those runs of the first arm take `base`'s ``seeds``, every other run one.
+    With `high_lr` (labels), only those runs of full and last-k fine-tuning join the 1e-3 arm.
     """
     first, second = [], []
     for task in tasks:
@@ -56,12 +57,15 @@ def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1), seeded=None) 
             for arm, lr in zip((first, second), PITTSBURGH_LRS):
                 arm.append(_config(base, model, task=task, options=options, lr=lr))
         first += [_config(base, model, task=task) for model in suite_models("glue") if model not in PITTSBURGH]
+    for flag, chosen, among in (("--seeded", seeded, first), ("--high-lr", high_lr, second)):
+        if chosen is not None and (unknown := sorted(set(chosen) - {c.label() for c in among})):
+            raise MinionError(f"{flag} {unknown[0]}: not one of the GLUE suite's runs it can choose "
+                              f"({', '.join(dict.fromkeys(c.label() for c in among))})")
     if seeded is not None:
-        if unknown := sorted(set(seeded) - {c.label() for c in first}):
-            raise MinionError(f"--seeded {unknown[0]}: not a run of the GLUE suite "
-                              f"({', '.join(dict.fromkeys(c.label() for c in first))})")
         first = [c if c.label() in seeded else replace(c, seeds=1) for c in first]
         second = [replace(c, seeds=1) for c in second]
+    if high_lr is not None:
+        second = [c for c in second if c.label() in high_lr]
     return first + second
 
 
