@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=1, help="seeds per configuration, averaged in the table")
     p.add_argument("--seeded", nargs="+", default=None, metavar="LABEL",
                    help="glue: only these runs (e.g. finetune freeze-4 bitfit minion-64) take --seeds seeds, at "
-                        "2e-5 or their own rate; the others one (default: every run)")
+                        "2e-5 or their own rate, the others one (default: every run); the further seeds come last")
     p.add_argument("--high-lr", nargs="+", default=None, metavar="LABEL",
                    help="glue: only these runs of full and last-k fine-tuning (e.g. finetune freeze-4) also run at "
                         "1e-3 (default: all five)")
@@ -55,7 +55,8 @@ def main(argv=None) -> int:
         configs = (glue_suite(base, args.tasks, seeded=args.seeded, high_lr=args.high_lr) if args.suite == "glue"
                    else imdb_suite(base, args.fractions))
         for i, config in enumerate(configs, 1):
-            print(f"[{i}/{len(configs)}] {config.task} {config.label()} lr {config.resolved_lr():g}", flush=True)
+            seeds = f", {config.seeds} seeds" if config.seeds > 1 else ""
+            print(f"[{i}/{len(configs)}] {config.task} {config.label()} lr {config.resolved_lr():g}{seeds}", flush=True)
             run_isolated(config)
         print("wrote " + ", ".join(map(str, build_task_report([Path(args.out)], Path(args.results)))))
 

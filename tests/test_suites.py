@@ -34,14 +34,17 @@ def test_tweet_suite_runs_the_core_comparison_first_then_the_other_h_then_the_ot
                                                              for c in configs)
 
 
-def test_glue_suite_seeds_only_the_chosen_runs_of_the_first_arm(tmp_path):
+def test_glue_suite_seeds_only_the_chosen_runs_of_the_first_arm_in_a_last_pass(tmp_path):
     seeded = ("finetune", "freeze-4", "freeze-2", "bitfit", "lora-8", "minion-64")
-    configs = glue_suite({"out": str(tmp_path), "seeds": 2}, tasks=("rte",), seeded=seeded)
-    two = [c for c in configs if c.seeds == 2]
-    assert sorted(c.label() for c in two) == sorted(seeded)
-    assert all(c.resolved_lr() == 2e-5 for c in two if c.model in ("finetune", "freeze"))  # not the 1e-3 arm
-    assert len(configs) - len(two) == 9 and all(c.seeds in (1, 2) for c in configs)
-    assert all(c.seeds == 2 for c in glue_suite({"out": str(tmp_path), "seeds": 2}, tasks=("rte",)))
+    configs = glue_suite({"out": str(tmp_path), "seeds": 2}, tasks=("rte", "mrpc"), seeded=seeded)
+    once = glue_suite({"out": str(tmp_path)}, tasks=("rte", "mrpc"))
+    assert configs[:len(once)] == once  # every run with one seed first, in the same order
+    last = configs[len(once):]
+    assert [(c.task, c.label(), c.seeds) for c in last] == [(t, m, 2) for t in ("rte", "mrpc") for m in seeded]
+    assert all(c.resolved_lr() == 2e-5 for c in last if c.model in ("finetune", "freeze"))  # not the 1e-3 arm
+    assert {c.run_dir() for c in last} <= {c.run_dir() for c in once}  # the first seed is the same run
+    every = glue_suite({"out": str(tmp_path), "seeds": 2}, tasks=("rte",))
+    assert len(every) == 2 * 15 and all(c.seeds == 2 for c in every[15:])
 
 
 def test_glue_suite_runs_only_the_chosen_runs_at_the_high_rate_and_keeps_the_first_arm_whole(tmp_path):

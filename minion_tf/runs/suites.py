@@ -46,10 +46,11 @@ def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1), seeded=None, 
     """Full and last-k fine-tuning at both Pittsburgh rates, and every other GLUE method (BitFit,
     prompt, MINION-64, LoRA-8, LST-8, ...) at its default size and rate, on each task.
 
-    Every task's runs at 2e-5 (and the others at their own rates) come first, then the 1e-3 arm:
-    a suite cut short for time has covered every task and method once. With `seeded` (labels such
-    as ``"freeze-4"``), only those runs of the first arm take `base`'s ``seeds``, every other run one.
-    With `high_lr` (labels), only those runs of full and last-k fine-tuning join the 1e-3 arm.
+    The order serves a suite cut short for time, in three passes: every task's runs at 2e-5 (and the
+    others at their own rates), then the 1e-3 arm, each with one seed; then the runs that take `base`'s
+    ``seeds`` again, whose first seed is done (skipped), for the others. With `seeded` (labels such as
+    ``"freeze-4"``), only those runs of the first arm take more seeds; with `high_lr` (labels), only
+    those runs of full and last-k fine-tuning join the 1e-3 arm.
     """
     first, second = [], []
     for task in tasks:
@@ -61,12 +62,10 @@ def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1), seeded=None, 
         if chosen is not None and (unknown := sorted(set(chosen) - {c.label() for c in among})):
             raise MinionError(f"{flag} {unknown[0]}: not one of the GLUE suite's runs it can choose "
                               f"({', '.join(dict.fromkeys(c.label() for c in among))})")
-    if seeded is not None:
-        first = [c if c.label() in seeded else replace(c, seeds=1) for c in first]
-        second = [replace(c, seeds=1) for c in second]
     if high_lr is not None:
         second = [c for c in second if c.label() in high_lr]
-    return first + second
+    more = first + second if seeded is None else [c for c in first if c.label() in seeded]
+    return [replace(c, seeds=1) for c in first + second] + [c for c in more if c.seeds > 1]
 
 
 def imdb_suite(base: dict, fractions=(0.9, 0.3), models=None) -> list[RunConfig]:
