@@ -48,9 +48,9 @@ def glue_suite(base: dict, tasks=GLUE_TASKS, last_ks=(4, 3, 2, 1), seeded=None, 
 
     The order serves a suite cut short for time, in three passes: every task's runs at 2e-5 (and the
     others at their own rates), then the 1e-3 arm, each with one seed; then the runs that take `base`'s
-    ``seeds`` again, whose first seed is done (skipped), for the others. With `seeded` (labels such as
-    ``"freeze-4"``), only those runs of the first arm take more seeds; with `high_lr` (labels), only
-    those runs of full and last-k fine-tuning join the 1e-3 arm.
+    ``seeds`` once more with all of them (the first seed is found done, the further ones run). With
+    `seeded` (labels such as ``"freeze-4"``), only those runs of the first arm take more seeds; with
+    `high_lr` (labels), only those runs of full and last-k fine-tuning join the 1e-3 arm.
     """
     first, second = [], []
     for task in tasks:
