@@ -56,7 +56,11 @@ def test_interrupted_grid_resumes_without_redoing_finished_runs(tiny_encoder_dir
     assert [(r["model"], r["size"], float(r["lr"])) for r in rows] == [
         ("MINION", "4", 3e-4), ("MINION", "4", 1e-3), ("READ", "4", 3e-4), ("READ", "4", 1e-3)]
     assert float(rows[0]["test acc %"]) == pytest.approx(100 * records[0]["test"]["accuracy"])
-    assert "| model | size | lr |" in (tmp_path / "results" / "grid.md").read_text()
+    assert all(float(r["test acc % low"]) <= float(r["test acc %"]) <= float(r["test acc % high"]) for r in rows)
+    md = (tmp_path / "results" / "grid.md").read_text()
+    assert "| model | size | lr |" in md and "| test acc 95% CI |" in md
+    data = records[0]["data"]
+    assert f"{data['train']} train / {data['val']} val / {data['test']} test examples" in md
     # One hidden-state cache for every cell: one encoder folder holding one train, val and test split.
     (encoder_cache,) = (tmp_path / "runs" / "cache").iterdir()
     assert sorted(p.name.split("-")[0] for p in encoder_cache.iterdir()) == ["test", "train", "val"]

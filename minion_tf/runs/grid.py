@@ -19,14 +19,16 @@ from pathlib import Path
 
 from minion_tf.errors import MinionError
 from minion_tf.methods.registry import method_class
+from minion_tf.reports.compare import score_interval
 from minion_tf.reports.markdown import write_table
 from minion_tf.runs.config import RunConfig
 
 HIDDENS = (8, 16, 32, 64, 128, 256)
 LRS = (3e-4, 1e-3)
 MODELS = ("read", "minion")
-COLUMNS = ["model", "size", "lr", "trainable %", "best val acc %", "test acc %", "test ACE %", "test MCE %",
-           "train s", "status"]
+COLUMNS = ["model", "size", "lr", "trainable %", "best val acc %", "test acc %", "test acc % low", "test acc % high",
+           "test ACE %", "test ACE % low", "test ACE % high", "test MCE %", "train s", "status"]
+JOINED = {"test acc 95% CI": ("test acc % low", "test acc % high"), "test ACE 95% CI": ("test ACE % low", "test ACE % high")}
 
 
 @dataclass
@@ -79,18 +81,26 @@ def grid_row(config: RunConfig) -> dict:
         return {**row, "status": "interrupted" if started else "not run"}
     record = json.loads(path.read_text())
     params, test = record["params"], record["test"]
+    intervals = {}  # 95 % bootstrap over the test examples, where their outputs were saved
+    for score, name in (("accuracy", "test acc %"), ("ace", "test ACE %")):
+        found = score_interval(config.run_dir(), score) or (None, None)
+        intervals.update({f"{name} low": found[0] and 100 * found[0], f"{name} high": found[1] and 100 * found[1]})
     return {**row, "trainable %": 100 * params["trainable"] / params["total"],
             "best val acc %": 100 * max(e.get("val_accuracy", float("nan")) for e in record["epochs"]),
             "test acc %": 100 * test["accuracy"], "test ACE %": 100 * test["ace"], "test MCE %": 100 * test["mce"],
-            "train s": record["timings"].get("train_s"), "status": "done"}
+            **intervals, "train s": record["timings"].get("train_s"), "status": "done", "data": record.get("data")}
 
 
 def write_grid_table(grid: GridConfig, out_dir: Path) -> list[Path]:
 
     rows = [grid_row(c) for c in grid.configs()]
+    sizes = {tuple(data.get(k) for k in ("train", "val", "test")) for data in (r.pop("data", None) for r in rows) if data}
+    scale = "; ".join(f"{train:,} train / {val:,} val / {test:,} test" for train, val, test in sorted(sizes))
     base = ", ".join(f"{k}={v}" for k, v in sorted(grid.base.items()))
-    note = f"Grid over h x lr (the paper's); shared run settings: {base or 'defaults'}. Built from run.json files."
-    return write_table(rows, Path(out_dir) / "grid", COLUMNS, note)
+    note = (f"Grid over h x lr (the paper's), one seed a cell{f', {scale} examples' if scale else ''}; shared run "
+            f"settings: {base or 'defaults'}. 95 % intervals: bootstrap over the test examples (2,000 resamples). "
+            "train s: single measurements on a shared machine. Built from run.json files.")
+    return write_table(rows, Path(out_dir) / "grid", COLUMNS, note, joined=JOINED)
 
 
 def run_grid(grid: GridConfig, out_dir: Path) -> list[dict]:
