@@ -98,7 +98,8 @@ def write_grid_table(grid: GridConfig, out_dir: Path) -> list[Path]:
     scale = "; ".join(f"{train:,} train / {val:,} val / {test:,} test" for train, val, test in sorted(sizes))
     base = ", ".join(f"{k}={v}" for k, v in sorted(grid.base.items()))
     note = (f"Grid over h x lr (the paper's), one seed a cell{f', {scale} examples' if scale else ''}; shared run "
-            f"settings: {base or 'defaults'}. 95 % intervals: bootstrap over the test examples (2,000 resamples). "
+            f"settings: {base or 'defaults'}. 95 % intervals: percentile bootstrap over the test examples (2,000 "
+            "resamples); ACE is biased upwards on resamples, so its interval can lie above the estimate. "
             "train s: single measurements on a shared machine. Built from run.json files.")
     return write_table(rows, Path(out_dir) / "grid", COLUMNS, note, joined=JOINED)
 
