@@ -2,12 +2,12 @@
 # Copy the finished runs of one part of the scale suite from runs/scale/PART to results/scale/PART, where they
 # outlive the machine: run.json, history.csv, ledger.json and the saved test (or dev) outputs; no weights, no
 # caches. A run already kept is left alone; run.json is copied last, so a cut copy does not look finished.
-#   bash experiments/keep_records.sh glue        # SRC=runs/scale by default
+#   bash experiments/keep_records.sh glue        # from SRC=runs/scale to DEST=results/scale by default
 set -euo pipefail
 cd "$(dirname "$0")/.."
 part=${1:?usage: experiments/keep_records.sh PART (tweets, grid, glue, imdb or multitask)}
 src=${SRC:-runs/scale}/$part
-dest=results/scale/$part
+dest=${DEST:-results/scale}/$part
 [ -d "$src" ] || { echo "keep_records: no folder $src" >&2; exit 2; }
 kept=0
 for run in "$src"/*/; do
