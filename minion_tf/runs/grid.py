@@ -28,7 +28,8 @@ LRS = (3e-4, 1e-3)
 MODELS = ("read", "minion")
 COLUMNS = ["model", "size", "lr", "trainable %", "best val acc %", "test acc %", "test acc % low", "test acc % high",
            "test ACE %", "test ACE % low", "test ACE % high", "test MCE %", "train s", "status"]
-JOINED = {"test acc 95% CI": ("test acc % low", "test acc % high"), "test ACE 95% CI": ("test ACE % low", "test ACE % high")}
+JOINED = {"test acc 95% CI": ("test acc % low", "test acc % high"),
+          "test ACE 95% CI": ("test ACE % low", "test ACE % high")}
 
 
 @dataclass
@@ -94,7 +95,8 @@ def grid_row(config: RunConfig) -> dict:
 def write_grid_table(grid: GridConfig, out_dir: Path) -> list[Path]:
 
     rows = [grid_row(c) for c in grid.configs()]
-    sizes = {tuple(data.get(k) for k in ("train", "val", "test")) for data in (r.pop("data", None) for r in rows) if data}
+    sizes = {tuple(data.get(k) for k in ("train", "val", "test"))
+             for data in (r.pop("data", None) for r in rows) if data}
     scale = "; ".join(f"{train:,} train / {val:,} val / {test:,} test" for train, val, test in sorted(sizes))
     base = ", ".join(f"{k}={v}" for k, v in sorted(grid.base.items()))
     note = (f"Grid over h x lr (the paper's), one seed a cell{f', {scale} examples' if scale else ''}; shared run "
