@@ -84,8 +84,9 @@ def grid_row(config: RunConfig) -> dict:
     params, test = record["params"], record["test"]
     intervals = {}  # 95 % bootstrap over the test examples, where their outputs were saved
     for score, name in (("accuracy", "test acc %"), ("ace", "test ACE %")):
-        found = score_interval(config.run_dir(), score) or (None, None)
-        intervals.update({f"{name} low": found[0] and 100 * found[0], f"{name} high": found[1] and 100 * found[1]})
+        found = score_interval(config.run_dir(), score)
+        low, high = (None, None) if found is None else (100 * v for v in found)
+        intervals.update({f"{name} low": low, f"{name} high": high})
     return {**row, "trainable %": 100 * params["trainable"] / params["total"],
             "best val acc %": 100 * max(e.get("val_accuracy", float("nan")) for e in record["epochs"]),
             "test acc %": 100 * test["accuracy"], "test ACE %": 100 * test["ace"], "test MCE %": 100 * test["mce"],
