@@ -4,8 +4,8 @@
 #   nohup bash experiments/at_scale.sh > runs/scale.log 2>&1 &
 # `PARTS="glue imdb" bash experiments/at_scale.sh` runs some parts only; `bash experiments/keep_records.sh PART`
 # keeps a part's finished runs in results/scale. Times on this 2-core CPU machine: tweets and the grid took about
-# 10 h (results/scale/README.md); GLUE about 10-11 h (its first pass over RTE and MRPC, 20 runs, took 2 h 40 min
-# ), IMDb about 6 h and multi-task about 3.5 h (estimates from their default-scale runs): more than issue 14's
+# 10 h (results/scale/README.md); GLUE about 10-11 h (its first pass over RTE and MRPC, 20 runs, took
+# 2 h 40 min), IMDb about 6 h and multi-task about 3.5 h (estimates from their default-scale runs): more than issue 14's
 # 16 h, so the GLUE 1e-3 arm is capped below, and the IMDb and multi-task parts are the next to cap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
