@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from minion_tf.errors import MinionError
-from minion_tf.reports.compare import score_difference, score_interval
+from minion_tf.reports.compare import in_points, score_difference, score_interval
 from minion_tf.reports.markdown import write_table
 from minion_tf.reports.records import display_name, encoder_name, machine_text
 
@@ -25,11 +25,6 @@ BAR = 0.2  # issue 15's bar for int8: at most 0.2 points of accuracy lost
 def option_name(config: dict) -> str:
     dtype, layers = config.get("cache_dtype", "float16"), config.get("cache_layers")
     return f"{dtype}, {'every state' if layers is None else 'states ' + layers}"
-
-
-def _points(interval) -> list[float | None]:
-    """An interval of fractions in points; None in each place without one."""
-    return [None] * 3 if interval is None else [100 * v for v in interval]
 
 
 def option_rows(records: dict[Path, dict]) -> list[dict]:
@@ -51,10 +46,10 @@ def option_rows(records: dict[Path, dict]) -> list[dict]:
                 "num_tokens"], "cache GB": record["cache_estimate_bytes"] / 1e9,
             "÷ float16": record["cache_estimate_bytes"] / base_bytes, "trainable": record["params"]["trainable"],
             "accuracy %": 100 * record["test"]["accuracy"],
-            **dict(zip(JOINED["accuracy 95% CI"], _points(accuracy))),
-            "ACE %": 100 * record["test"]["ace"], **dict(zip(JOINED["ACE 95% CI"], _points(ace))),
-            **dict(zip(JOINED["accuracy vs float16 pts"], _points(vs_acc))),
-            **dict(zip(JOINED["ACE vs float16 pts"], _points(vs_ace))),
+            **dict(zip(JOINED["accuracy 95% CI"], in_points(accuracy))),
+            "ACE %": 100 * record["test"]["ace"], **dict(zip(JOINED["ACE 95% CI"], in_points(ace))),
+            **dict(zip(JOINED["accuracy vs float16 pts"], in_points(vs_acc))),
+            **dict(zip(JOINED["ACE vs float16 pts"], in_points(vs_ace))),
             "train s": record["timings"]["train_s"]})
     return rows
 

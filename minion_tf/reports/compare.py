@@ -67,6 +67,16 @@ def probs_accuracy(probs, labels) -> float:
 SCORES = {"accuracy": probs_accuracy, "ace": ace}  # scores of a classifier's (N, k) test probabilities
 
 
+def in_points(values) -> list[float | None]:
+    """An interval or difference (fractions) in points; three Nones where there is none (zip takes what it needs).
+
+    Example:
+        >>> in_points((0.01, -0.002, 0.03)), in_points(None)
+        ([1.0, -0.2, 3.0], [None, None, None])
+    """
+    return [None] * 3 if values is None else [100 * v for v in values]
+
+
 def score_interval(folder: Path, score: str) -> tuple[float, float] | None:
     """95 % bootstrap interval (2,000 resamples, seed 0) of `score` ("accuracy", "ace") over a run's test
     examples, as fractions; None when the run has no saved test outputs.

@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 
 from minion_tf.errors import MinionError
-from minion_tf.reports.compare import score_difference, score_interval
+from minion_tf.reports.compare import in_points, score_difference, score_interval
 from minion_tf.reports.markdown import write_table
 from minion_tf.reports.published import PAPER, PAPER_TABLE1, PAPER_TABLE2, PAPER_TRAIN_TWEETS, paper_rows
 from minion_tf.reports.records import display_name, method_kind, method_label, method_rank
@@ -97,10 +97,6 @@ def peak_private_gib(record: dict) -> float:
     return max(peaks, default=math.nan)
 
 
-def _points(values, size: int) -> tuple:
-    return (None,) * size if values is None else tuple(100 * v for v in values)
-
-
 def table2_row(record: dict, baseline: dict | None = None) -> dict:
     """Table II's row of a run; with `baseline` (full fine-tuning at its scale) also the paired differences.
 
@@ -109,8 +105,8 @@ def table2_row(record: dict, baseline: dict | None = None) -> dict:
         -1.2
     """
     test, energy, folder = record["test"], record.get("energy", {}), Path(record["_dir"])
-    accuracy, ace = (_points(score_interval(folder, s), 2) for s in ("accuracy", "ace"))
-    vs = {s: _points(None if baseline is None else score_difference(folder, Path(baseline["_dir"]), s), 3)
+    accuracy, ace = (in_points(score_interval(folder, s)) for s in ("accuracy", "ace"))
+    vs = {s: in_points(None if baseline is None else score_difference(folder, Path(baseline["_dir"]), s))
           for s in ("accuracy", "ace")}
     return {"model": model_name(record), "train n": record["data"]["train"], "test n": test["examples"],
             "accuracy %": 100 * test["accuracy"], "accuracy % low": accuracy[0], "accuracy % high": accuracy[1],

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from minion_tf.errors import MinionError
 from minion_tf.methods.registry import method_class
-from minion_tf.reports.compare import score_interval
+from minion_tf.reports.compare import in_points, score_interval
 from minion_tf.reports.markdown import write_table
 from minion_tf.runs.config import RunConfig
 
@@ -83,10 +83,8 @@ def grid_row(config: RunConfig) -> dict:
     record = json.loads(path.read_text())
     params, test = record["params"], record["test"]
     intervals = {}  # 95 % bootstrap over the test examples, where their outputs were saved
-    for score, name in (("accuracy", "test acc %"), ("ace", "test ACE %")):
-        found = score_interval(config.run_dir(), score)
-        low, high = (None, None) if found is None else (100 * v for v in found)
-        intervals.update({f"{name} low": low, f"{name} high": high})
+    for score, name in (("accuracy", "test acc 95% CI"), ("ace", "test ACE 95% CI")):
+        intervals.update(zip(JOINED[name], in_points(score_interval(config.run_dir(), score))))
     return {**row, "trainable %": 100 * params["trainable"] / params["total"],
             "best val acc %": 100 * max(e.get("val_accuracy", float("nan")) for e in record["epochs"]),
             "test acc %": 100 * test["accuracy"], "test ACE %": 100 * test["ace"], "test MCE %": 100 * test["mce"],
