@@ -35,6 +35,9 @@ def main(argv=None) -> int:
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--patience", type=int, default=None,
+                   help="stop after this many epochs without a validation gain, keeping the best (default: the "
+                        "task's, 2 on GLUE, 0 = off on IMDb)")
     p.add_argument("--seeds", type=int, default=1, help="seeds per configuration, averaged in the table")
     p.add_argument("--seeded", nargs="+", default=None, metavar="LABEL",
                    help="glue: only these runs (e.g. finetune freeze-4 bitfit minion-64) take --seeds seeds, at "
@@ -47,7 +50,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     base = {"encoder": args.encoder, "max_examples": args.max_examples or None, "max_length": args.max_length,
             "max_test_examples": args.max_test_examples or None, "epochs": args.epochs,
-            "batch_size": args.batch_size, "seeds": args.seeds, "out": args.out}
+            "batch_size": args.batch_size, "seeds": args.seeds, "patience": args.patience, "out": args.out}
 
     def action():
         if (args.seeded or args.high_lr) and args.suite != "glue":

@@ -1,7 +1,11 @@
 """The run lists behind results/glue and results/imdb: what each suite runs, with distinct run folders."""
+import importlib.util
 from collections import Counter
+from pathlib import Path
 
 from minion_tf.runs.suites import GLUE_TASKS, glue_suite, imdb_suite, tweet_suite
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_glue_suite_runs_full_and_every_last_k_at_both_rates_plus_every_glue_method(tmp_path):
@@ -74,3 +78,26 @@ def test_suites_pass_each_run_only_the_fields_it_takes_and_refuse_unknown_seeded
         glue_suite({"out": str(tmp_path)}, tasks=("rte",), seeded=("finetune", "minion64"))
     with pytest.raises(MinionError, match=r"--high-lr bitfit: .* \(finetune, freeze-4, freeze-3, freeze-2, freeze-1\)"):
         glue_suite({"out": str(tmp_path)}, tasks=("rte",), high_lr=("freeze-4", "bitfit"))
+
+
+def _transfer(monkeypatch):
+    """experiments/transfer.py with its runs and report recorded instead of made."""
+    spec = importlib.util.spec_from_file_location("transfer", ROOT / "experiments" / "transfer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    ran = []
+    monkeypatch.setattr(module, "run_isolated", ran.append)
+    monkeypatch.setattr(module, "build_task_report", lambda runs, out: [])
+    return module, ran
+
+
+def test_transfer_patience_reaches_every_imdb_run_and_leaves_the_glue_run_folders_as_they_were(tmp_path, monkeypatch):
+    transfer, ran = _transfer(monkeypatch)
+    out = ["--out", str(tmp_path / "runs"), "--results", str(tmp_path / "results")]
+    assert transfer.main(["imdb", "--epochs", "10", "--patience", "2", *out]) == 0
+    assert len(ran) == 16 and all(c.resolved_patience() == 2 and c.epochs == 10 for c in ran)
+    ran.clear()
+    assert transfer.main(["glue", "--tasks", "rte", "--max-examples", "400", *out]) == 0
+    before = glue_suite({"out": str(tmp_path / "runs"), "max_examples": 400, "epochs": 4, "batch_size": 32,
+                         "max_length": 128, "encoder": "minilm"}, tasks=("rte",))
+    assert [c.run_dir() for c in ran] == [c.run_dir() for c in before]
