@@ -1,24 +1,17 @@
 """benchmarks/cost.py on fake measurements: derived figures, ratios, break-even, steps.py parsing,
 the report and figure from saved JSON, resuming after an interruption (nothing is run)."""
-import importlib.util
 import math
-import sys
 from itertools import accumulate
 from pathlib import Path
 
 import pytest
 
 from minion_tf.io import write_json
-
-ROOT = Path(__file__).resolve().parents[1]
+from scripts import load_script
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("cost_benchmark", ROOT / "benchmarks" / "cost.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["cost_benchmark"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/cost.py", "cost_benchmark")
 
 
 cost = _load()

@@ -1,5 +1,4 @@
 """benchmarks/device_check.py on the CPU with fakes: rows and table, energy, cuDNN detection, the no-GPU exit."""
-import importlib.util
 import math
 import os
 import subprocess
@@ -11,17 +10,14 @@ import pytest
 
 from minion_tf.callbacks import EnergyConfig, EnergySampler
 from minion_tf.errors import MinionError
+from scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 GIB = 2**30
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("device_check", ROOT / "benchmarks" / "device_check.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["device_check"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/device_check.py", "device_check")
 
 
 dc = _load()

@@ -1,6 +1,5 @@
 """The multi-task minBERT intervals and CS224N claims (reports.multitask_claims), and the ablation tables
 experiments/multitask_ablation.py writes from finished rows' records and dev outputs."""
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,8 +10,7 @@ from minion_tf.metrics.task_metrics import minbert_metrics
 from minion_tf.reports.claims import FAILS, HOLDS, UNSURE
 from minion_tf.reports.multitask_claims import (
     dev_interval, multitask_claim_rows, paired_dev_interval, saved_dev_outputs)
-
-ROOT = Path(__file__).resolve().parents[1]
+from scripts import load_script
 
 
 def _outputs(rng, n=400, sst_right=0.5, para_right=0.7, sts_noise=1.0, labels=None):
@@ -80,10 +78,7 @@ def test_claim_verdicts_from_saved_outputs(tmp_path):
 
 
 def _ablation():
-    spec = importlib.util.spec_from_file_location("ablation", ROOT / "experiments" / "multitask_ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/multitask_ablation.py", "ablation")
 
 
 def test_ablation_tables_carry_intervals_and_claims(tmp_path):

@@ -1,7 +1,6 @@
 """experiments/multitask.py (the runner with --task minbert --model multitask): one-line errors, the
 earlier flags, and end-to-end tiny runs that are interrupted, resume after their finished epoch (top-k
 masks too), record one JSON through the runner, and are skipped when rerun."""
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,15 +10,11 @@ import pytest
 from minion_tf.errors import MinionError
 from minion_tf.metrics.task_metrics import minbert_metrics
 from minion_tf.runs.config import RunConfig
-
-ROOT = Path(__file__).resolve().parents[1]
+from scripts import load_script
 
 
 def _cli():
-    spec = importlib.util.spec_from_file_location("multitask_cli", ROOT / "experiments" / "multitask.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/multitask.py", "multitask_cli")
 
 
 @pytest.mark.parametrize("flags, message", [

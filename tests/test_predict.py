@@ -2,7 +2,6 @@
 pairs, regression and multi-task heads; bad input in one line before any model loads; submit.py checks
 test_data.txt first."""
 import csv
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -11,8 +10,8 @@ import numpy as np
 import pytest
 
 from minion_tf.runs.config import RunConfig
+from scripts import load_script
 
-ROOT = Path(__file__).resolve().parents[1]
 TWEET_RUNS = {"read": {"hidden": 4}, "minion": {"hidden": 4}, "finetune": {}, "freeze": {"last_k": 1}, "bitfit": {},
               "prompt": {"prompt_length": 4}, "embeddings-only": {}, "encoder-only": {}, "fasttext": {},
               "lora": {"rank": 2}, "lst": {"reduction": 4}}
@@ -20,10 +19,7 @@ PAIR_RUN = {"task": "stsb", "model": "read", "options": {"hidden": 4}}  # STS-B:
 
 
 def _script(name):
-    spec = importlib.util.spec_from_file_location(f"{name}_cli", ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"experiments/{name}.py", f"{name}_cli")
 
 
 def predict_cli(*args) -> int:

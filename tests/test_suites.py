@@ -1,11 +1,8 @@
 """The run lists behind results/glue and results/imdb: what each suite runs, with distinct run folders."""
-import importlib.util
 from collections import Counter
-from pathlib import Path
 
 from minion_tf.runs.suites import GLUE_TASKS, glue_suite, imdb_suite, tweet_suite
-
-ROOT = Path(__file__).resolve().parents[1]
+from scripts import load_script
 
 
 def test_glue_suite_runs_full_and_every_last_k_at_both_rates_plus_every_glue_method(tmp_path):
@@ -82,9 +79,7 @@ def test_suites_pass_each_run_only_the_fields_it_takes_and_refuse_unknown_seeded
 
 def _transfer(monkeypatch):
     """experiments/transfer.py with its runs and report recorded instead of made."""
-    spec = importlib.util.spec_from_file_location("transfer", ROOT / "experiments" / "transfer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("experiments/transfer.py", "transfer")
     ran = []
     monkeypatch.setattr(module, "run_isolated", ran.append)
     monkeypatch.setattr(module, "build_task_report", lambda runs, out: [])
