@@ -313,18 +313,20 @@ def _skipped(model: str, label: str, policy: str, status: str) -> dict:
     return {"model": model, "label": label, "precision": policy, "status": status}
 
 
-def measure_all(settings: Settings, sampler, memory, backbone_factory, clock=time.perf_counter, start: float = START,
-                log=None) -> list[dict]:
+def measure_all(settings: Settings, sampler, memory, backbone_factory, clock=time.perf_counter,
+                start: float | None = None, log=None) -> list[dict]:
     """Every row's measurement, precision after precision (see the module docstring for what and how).
 
     `backbone_factory()` gives the encoder (built under each precision's policy); `memory` is a
     `TfMemory` (or a fake). A row that would start after `settings.budget_s` (since `start`) is
-    skipped; a row TensorFlow fails (e.g. out of memory) is reported as failed, and the rest go on.
+    skipped (`start` is a `clock()` reading, the call's own by default);
+    a row TensorFlow fails (e.g. out of memory) is reported as failed, and the rest go on.
 
     Example:
         >>> measure_all(Settings(), EnergySampler(), TfMemory(), lambda: random_backbone(ENCODER))
     """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    start = clock() if start is None else start
     out = []
     for policy in settings.precisions:
         out += _measure_precision(settings, policy, sampler, memory, backbone_factory,
@@ -560,7 +562,7 @@ def main(argv=None) -> int:
           f"batch {settings.batch_size} x {settings.tokens} tokens; {settings.warmup} warm-up + {settings.steps} "
           f"timed steps per row", flush=True)
     measurements = measure_all(settings, EnergySampler(config), TfMemory("GPU:0"),
-                               lambda: random_backbone(settings.encoder))
+                               lambda: random_backbone(settings.encoder), start=START)
     print(format_table(rows_from(measurements)))
     print(NOTES.format(steps=settings.steps, warmup=settings.warmup, batch=settings.batch_size, tokens=settings.tokens,
                        p0=config.p0_kw, interval=settings.interval_s))

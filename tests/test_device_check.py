@@ -298,6 +298,19 @@ def test_over_budget_skips_every_row_without_building_anything():
     assert {r["status"] for r in rows} == {"skipped (over the 10 s budget)"}
 
 
+def test_the_budget_counts_from_the_call_not_from_the_import():
+    """However long after the import (here 1000 s on the clock), a call's rows are measured, not skipped."""
+    class Built(Exception):
+        pass
+
+    def build():
+        raise Built
+
+    with pytest.raises(Built):
+        dc.measure_all(dc.Settings(budget_s=10.0), sampler=None, memory=FakeMemory(), backbone_factory=build,
+                       clock=FakeClock(1000.0), log=lambda message: None)
+
+
 @pytest.mark.parametrize("command", ["sh", "py"])
 def test_without_a_gpu_it_prints_one_line_and_exits_0(command):
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHON": sys.executable}
