@@ -79,14 +79,15 @@ def _energy(module, tmp_path, **config):
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-@pytest.mark.parametrize("as_dataset", [False, True])
-def test_figures_reach_csvlogger_history_and_summary(flavour, as_dataset, tmp_path):
+@pytest.mark.parametrize("source", ["arrays", "dataset", "function"])
+def test_figures_reach_csvlogger_history_and_summary(flavour, source, tmp_path):
     module, backend = FLAVOURS[flavour]
     (x, y), (xv, yv) = _data(0), _data(1, n=40)
-    validation = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(16) if as_dataset else (xv, yv)
+    model = _model(backend)
+    validation = {"arrays": (xv, yv), "dataset": tf.data.Dataset.from_tensor_slices((xv, yv)).batch(16),
+                  "function": lambda: (model.predict(xv, verbose=0), yv)}[source]  # predicted elsewhere
     energy = _energy(module, tmp_path, interval_s=0.01, csv_path=tmp_path / "energy.csv")
     calibration = module.CalibrationCallback(validation, out_dir=tmp_path / "calibration")
-    model = _model(backend)
     history = model.fit(x, y, batch_size=16, epochs=2, verbose=0,
                         callbacks=[energy, calibration, backend.callbacks.CSVLogger(str(tmp_path / "log.csv"))])
     rows = list(csv.DictReader((tmp_path / "log.csv").open()))

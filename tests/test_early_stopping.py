@@ -81,3 +81,37 @@ def test_logger_records_the_task_score_and_time_per_epoch():
     times = [r["elapsed_s"] for r in logger.history]
     assert times == sorted(times) and times[0] > 100.0                    # the clock continues after a resume
     assert all(0 < r["epoch_s"] <= r["elapsed_s"] - 100.0 + 1e-9 for r in logger.history)
+
+
+@pytest.mark.parametrize("task", ["mrpc", "stsb"])
+def test_the_logged_val_loss_is_the_one_keras_evaluates_and_the_predictions_are_shared(task):
+    """Batches predicted by `forward` (the runner's one trace), val_loss as Keras' own loss: no
+    `validation_data` pass needed; a later callback reads the same predictions."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(20, 3)).astype("float32")
+    keras.utils.set_random_seed(0)
+    if task == "stsb":
+        y = rng.uniform(0, 5, size=20).astype("float32")
+        model = keras.Sequential([keras.layers.Dense(1, input_shape=(3,))])
+        model.compile(keras.optimizers.Adam(0.1), "mse")
+    else:
+        y = np.array([0, 1] * 10)
+        model = _model()
+    val = tf.data.Dataset.from_tensor_slices((x, y)).batch(6)  # a short last batch
+    calls = []
+
+    def forward(batch):
+        calls.append(len(batch))
+        return model(batch, training=False)
+
+    logger = ScoreTimeLogger(task, val, forward=forward)
+    with pytest.raises(ValueError, match="no epoch has ended yet"):
+        logger.last_predictions()
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[logger])
+    assert calls == [6, 6, 6, 2] * 2
+    np.testing.assert_allclose(logger.history[-1]["val_loss"], model.evaluate(x, y, verbose=0), rtol=1e-5)
+    predictions, labels = logger.last_predictions()
+    np.testing.assert_allclose(predictions, model.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_array_equal(labels, y)

@@ -5,7 +5,8 @@ from minion_tf.callbacks.calibration_monitor import CalibrationMonitor, predict_
 class CalibrationHooks:
     """Mixin that scores the validation data at each epoch's end; put it before a Callback base.
 
-    `validation_data` is `(x, y)` or an iterable of `(x, y)` batches (e.g. a tf.data dataset);
+    `validation_data` is `(x, y)`, an iterable of `(x, y)` batches (e.g. a tf.data dataset), or
+    a function that returns this epoch's `(probs, labels)` (when an earlier callback has predicted them);
     predictions are softmax `(n, C)` (binary: C = 2, P(class 1) is scored) or sigmoid `(n,)` /
     `(n, 1)`. Adds `val_ace`, `val_mce`, `val_ece` to `logs` (place it before CSVLogger);
     at the end of `fit`, `summary` has them with the temperature-scaled figures. With

@@ -106,11 +106,15 @@ class CalibrationMonitor:
 
 
 def predict_probs(model, data, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions and labels as numpy arrays for `(x, y)` or an iterable of `(x, y, ...)` batches.
+    """Predictions and labels as numpy arrays for `(x, y)` or an iterable of `(x, y, ...)` batches,
+    or what `data()` returns when it is a function (predictions another callback made this epoch).
 
     Example:
         >>> probs, labels = predict_probs(model, val_dataset)   # tf.data yielding (x, y)
     """
+    if callable(data):
+        probs, labels = data()
+        return np.asarray(probs), np.asarray(labels)
     if isinstance(data, tuple):
         if len(data) != 2:
             raise MinionError(f"calibration data: expected (x, y) or batches of (x, y), got a tuple of {len(data)}")

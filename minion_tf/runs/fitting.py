@@ -17,7 +17,7 @@ from minion_tf.distribute import lost_worker, make_strategy, worker_task
 from minion_tf.errors import MinionError
 from minion_tf.memory import free_unused
 from minion_tf.methods.base import parameter_count
-from minion_tf.models.predicting import predict_ordered
+from minion_tf.models.predicting import forward_pass, predict_ordered
 from minion_tf.precision import POLICY_DTYPES, precision_policy
 from minion_tf.runs import ledger
 from minion_tf.runs.record import param_line
@@ -67,12 +67,13 @@ def fit_keras(method, config, data, run_dir: Path, callbacks_for, phase=lambda n
         optimizer = keras.optimizers.Adam(config.resolved_lr(), beta_1=0.9, beta_2=0.999)
         compile_for(model, data.spec, optimizer)  # float16: the optimizer gets loss scaling
     phase("train")
+    forward = forward_pass(model)  # one trace for the validation predictions of every epoch and the tests'
     with strategy.scope():  # the optimizer's slots on the replicas too
         fit = fit_epochs(config, data.spec, run_dir, model, built.trained, optimizer, feeds.splits, callbacks_for,
-                         built.variables)
+                         built.variables, forward)
     phase("test")
     start = time.perf_counter()
-    test_probs = predict_tests(model, feeds.splits, data, config.batch_size)
+    test_probs = predict_tests(model, feeds.splits, data, config.batch_size, forward)
     timings = {**feeds.timings, "train_s": fit["train_s"], "test_s": time.perf_counter() - start}
     method.save(run_dir, built, config, backbone, data.spec)
     return {"history": fit["history"], "best_epoch": fit["best_epoch"], "test_probs": test_probs,
@@ -109,17 +110,19 @@ def compile_for(model, spec, optimizer) -> None:
     if spec.is_regression:
         model.compile(optimizer=optimizer, loss="mse")
     else:
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
 
 def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: dict, callbacks_for,
-               variables) -> dict:
+               variables, forward=None) -> dict:
     """Fit `model` on `feeds["train"]` for `config.epochs`, resuming after the last finished epoch.
 
     `trained` is the part whose weights train and are checkpointed (the side network, or the
     whole model); `variables` are the ones that train. `feeds` map
     "train" / "val" to objects with `dataset(batch_size, seed=..., first_epoch=...)`. Each epoch
-    logs the task's validation score and time; with a patience (`config.resolved_patience()`),
+    logs the task's validation score, loss and time, the validation split predicted once (with
+    `forward`, if given: see `ScoreTimeLogger`) for them and for calibration; with a patience (`config.resolved_patience()`),
     training stops early and ends on the best epoch's weights.
     Returns `{"history": per-epoch logs, "best_epoch": index, "train_s": seconds of this call}`.
     """
@@ -129,7 +132,8 @@ def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: di
     if first_epoch:
         print(f"resuming {run_dir} after epoch {first_epoch}", flush=True)
     val = feeds["val"].dataset(config.batch_size)
-    callbacks = [ScoreTimeLogger(spec, val, past), *callbacks_for(val, not spec.is_regression)]
+    logger = ScoreTimeLogger(spec, val, past, forward=forward)
+    callbacks = [logger, *callbacks_for(logger.last_predictions, not spec.is_regression)]
     stopper = None
     if config.resolved_patience():
         stopper = BestEpochStopping(trained, run_dir / "best.weights.h5", config.resolved_patience(),
@@ -140,7 +144,7 @@ def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: di
     if first_epoch < config.epochs and not (stopper and stopper.done):
         train = feeds["train"].dataset(config.batch_size, seed=config.seed, first_epoch=first_epoch)
         try:
-            model.fit(train, validation_data=val, epochs=config.epochs, initial_epoch=first_epoch, verbose=2,
+            model.fit(train, epochs=config.epochs, initial_epoch=first_epoch, verbose=2,
                       callbacks=[*callbacks, checkpoint])
         except Exception as err:
             if config.strategy != "multiworker" or not lost_worker(err):
@@ -157,8 +161,8 @@ def fit_epochs(config, spec, run_dir: Path, model, trained, optimizer, feeds: di
             "train_s": train_s}
 
 
-def predict_tests(model, feeds: dict, data, batch_size: int) -> dict:
+def predict_tests(model, feeds: dict, data, batch_size: int, forward=None) -> dict:
     """{test split name: (n, outputs) predictions in example order}."""
     return {n: predict_ordered(model, feeds[n].dataset(batch_size, with_rows=True), len(data.splits[n]),
-                               data.spec.num_labels) for n in data.test_names}
+                               data.spec.num_labels, forward) for n in data.test_names}
 

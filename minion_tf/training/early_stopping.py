@@ -15,29 +15,44 @@ Example:
 """
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
+import numpy as np
 import tf_keras as keras
 
 from minion_tf.callbacks.calibration_monitor import predict_probs
 from minion_tf.errors import MinionError
 from minion_tf.io import temporary_path
 from minion_tf.metrics.task_metrics import glue_metrics, primary_score
+from minion_tf.metrics.temperature import nll
 
 
 class ScoreTimeLogger(keras.callbacks.Callback):
-    """Each epoch: `val_<metric>` of `task` (a name or `TaskSpec`), `val_score`, `epoch_s`, `elapsed_s`.
+    """Each epoch: `val_<metric>` of `task` (a name or `TaskSpec`), `val_score`, `val_loss`, `epoch_s`, `elapsed_s`.
 
     `validation_data` is `(x, y)` or an iterable of `(x, y)` batches; `past` are the logs of
-    epochs run before a resume (their last `elapsed_s` continues the clock).
+    epochs run before a resume (their last `elapsed_s` continues the clock). With `forward` (a
+    function of a batch's x, e.g. `models.predicting.forward_pass(model)`), the batches are
+    predicted with it, so the run's other predictions can share its trace. `val_loss` is the
+    mean NLL (MSE for a regression task) of these predictions: `fit` needs no `validation_data`
+    of its own. `last_predictions()` gives the epoch's `(predictions, labels)`, for a later
+    callback to score without predicting again.
     """
 
-    def __init__(self, task, validation_data, past: list[dict] | None = None, batch_size: int = 256):
+    def __init__(self, task, validation_data, past: list[dict] | None = None, batch_size: int = 256, forward=None):
         super().__init__()
-        self.task, self.validation_data, self.batch_size = task, validation_data, batch_size
+        self.task, self.validation_data, self.batch_size, self.forward = task, validation_data, batch_size, forward
         self.past = list(past or [])
         self.history: list[dict] = []
+        self._predictions = None
+
+    def last_predictions(self):
+        """The `(predictions, labels)` of the validation data at the last epoch's end."""
+        if self._predictions is None:
+            raise MinionError("ScoreTimeLogger: no epoch has ended yet (put it before the callbacks that read it)")
+        return self._predictions
 
     def on_train_begin(self, logs=None):
         self.history = []
@@ -49,14 +64,36 @@ class ScoreTimeLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        predictions, labels = predict_probs(self.model, self.validation_data, self.batch_size)
+        predictions, labels = self._predictions = self._predict()
         metrics = glue_metrics(self.task, predictions, labels)
         record = {f"val_{name}": value for name, value in metrics.items()}
         record["val_score"] = primary_score(self.task, metrics)
+        record["val_loss"] = _loss(self.task, predictions, labels)
         record["epoch_s"] = time.perf_counter() - self._epoch_start
         record["elapsed_s"] = self._offset + time.perf_counter() - self._start
         logs.update(record)
         self.history.append({"epoch": epoch, **record})
+
+    def _predict(self):
+        if self.forward is None or isinstance(self.validation_data, tuple):
+            return predict_probs(self.model, self.validation_data, self.batch_size)
+        batches = [(np.asarray(self.forward(batch[0])), np.asarray(batch[1])) for batch in self.validation_data]
+        if not batches:
+            raise MinionError("ScoreTimeLogger: the validation dataset yielded no batch")
+        return tuple(np.concatenate(parts) for parts in zip(*batches))
+
+
+def _loss(task, predictions, labels) -> float:
+    """The task's loss on validation predictions: mean NLL, or MSE for regression; NaN if they are not finite."""
+    from minion_tf.data.glue import get_task
+
+    spec = get_task(task) if isinstance(task, str) else task
+    predictions = np.asarray(predictions, dtype=np.float64)
+    if not np.all(np.isfinite(predictions)):
+        return math.nan
+    if spec.is_regression:
+        return float(np.mean((predictions.reshape(-1) - np.asarray(labels, dtype=np.float64).reshape(-1)) ** 2))
+    return nll(predictions, labels)
 
 
 class BestEpochStopping(keras.callbacks.Callback):
